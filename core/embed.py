@@ -1,0 +1,178 @@
+"""2-D embeddings (PCA, t-SNE) of a stratified sample, in a choice of feature spaces.
+
+A *space* turns the sampled images into a matrix (n_samples, n_dims). ``SPACES`` lists the
+built-in ones; a model's penultimate-layer features join as one more entry (see ``register_space``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.preprocessing import StandardScaler
+
+from core.progress import ProgressFn, silent
+
+__all__ = [
+    "METHODS",
+    "SPACES",
+    "MAX_SAMPLE",
+    "Embedding",
+    "compute_embedding",
+    "embed",
+    "register_space",
+    "space_matrix",
+    "stratified_sample",
+]
+
+METHODS = ("tsne", "pca")
+MAX_SAMPLE = 10_000
+PIXEL_PCA_DIMS = 50  # t-SNE on pixels runs on their first 50 principal components
+
+# name -> (description, function(images, features) -> matrix); images uint8 (n, s, s, 3)
+SpaceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+SPACES: dict[str, tuple[str, SpaceFn]] = {
+    "pixels": (
+        "Raw pixels: every RGB value of the image, scaled to 0-1.",
+        lambda images, features: images.reshape(len(images), -1).astype(np.float32) / 255,
+    ),
+    "features": (
+        "Engineered features: blur, background defects, brightness, contrast, colour and "
+        "high-frequency share, each standardised.",
+        lambda images, features: features,
+    ),
+}
+
+
+def register_space(name: str, description: str, fn: SpaceFn) -> None:
+    """Add a feature space (e.g. a CNN's penultimate layer) to the embedding explorer."""
+    SPACES[name] = (description, fn)
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """2-D coordinates of sampled rows.
+
+    Attributes
+    ----------
+    rows : ndarray of shape (n,)
+        Row indices into the dataset.
+    coords : ndarray of shape (n, 2), dtype float32
+    space, method : str
+    """
+
+    rows: np.ndarray
+    coords: np.ndarray
+    space: str
+    method: str
+
+
+def stratified_sample(
+    labels: np.ndarray, classes: np.ndarray, n: int, *, seed: int = 0
+) -> np.ndarray:
+    """Sorted row indices of about ``n`` rows, equal numbers per (label, class) stratum where
+    the strata are large enough.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not between 10 and ``MAX_SAMPLE``.
+    """
+    if not 10 <= n <= MAX_SAMPLE:
+        raise ValueError(f"sample size must be between 10 and {MAX_SAMPLE:,} (got {n:,})")
+    rng = np.random.default_rng(seed)
+    strata = labels.astype(np.int64) * 16 + classes
+    keys = np.unique(strata)
+    per_stratum = max(1, n // len(keys))
+    picked = [
+        rng.choice(idx, size=min(per_stratum, len(idx)), replace=False)
+        for idx in (np.flatnonzero(strata == k) for k in keys)
+    ]
+    return np.sort(np.concatenate(picked))
+
+
+def space_matrix(space: str, images: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """The sampled rows expressed in a registered space, standardised per column."""
+    if space not in SPACES:
+        raise ValueError(f"unknown space {space!r}; choose from {sorted(SPACES)}")
+    matrix = np.asarray(SPACES[space][1](images, features), dtype=np.float32)
+    return StandardScaler().fit_transform(matrix).astype(np.float32)
+
+
+def embed(
+    matrix: np.ndarray,
+    method: str,
+    *,
+    perplexity: float = 30.0,
+    seed: int = 0,
+    progress: ProgressFn = silent,
+) -> np.ndarray:
+    """2-D coordinates of each row of ``matrix``.
+
+    Parameters
+    ----------
+    matrix : ndarray of shape (n_samples, n_dims)
+    method : {"tsne", "pca"}
+        t-SNE uses openTSNE (FFT-accelerated, about 1.5x faster than scikit-learn's at 2,000
+        points and more at 10,000, with iteration callbacks for progress); wide inputs are
+        first reduced to ``PIXEL_PCA_DIMS`` principal components.
+
+    Returns
+    -------
+    coords : ndarray of shape (n_samples, 2), dtype float32
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
+    n = len(matrix)
+    if method == "pca":
+        progress(0.5, "PCA")
+        return PCA(n_components=2, random_state=seed).fit_transform(matrix).astype(np.float32)
+    if perplexity * 3 >= n:
+        raise ValueError(f"perplexity must be < n_samples / 3 (got {perplexity} for {n} samples)")
+    from openTSNE import TSNE  # heavy import, only when t-SNE runs
+
+    if matrix.shape[1] > PIXEL_PCA_DIMS:
+        progress(0.02, f"PCA to {PIXEL_PCA_DIMS} dimensions")
+        matrix = PCA(n_components=PIXEL_PCA_DIMS, random_state=seed).fit_transform(matrix)
+    total = 250 + 500  # openTSNE's early exaggeration + optimisation iterations
+    done = {"iterations": 0}
+
+    def callback(iteration, error, embedding):
+        done["iterations"] += 25
+        progress(0.05 + 0.95 * min(done["iterations"] / total, 1.0),
+                 f"t-SNE iteration {done['iterations']} / {total}")
+
+    tsne = TSNE(
+        perplexity=perplexity, random_state=seed, n_jobs=-1,
+        callbacks=callback, callbacks_every_iters=25,
+    )
+    return np.asarray(tsne.fit(matrix), dtype=np.float32)
+
+
+def compute_embedding(
+    labels: np.ndarray,
+    classes: np.ndarray,
+    images: np.ndarray,
+    features: np.ndarray,
+    *,
+    space: str = "pixels",
+    method: str = "tsne",
+    n: int = 2000,
+    seed: int = 0,
+    progress: ProgressFn = silent,
+) -> Embedding:
+    """Sample ``n`` rows (stratified), express them in ``space`` and embed them with ``method``.
+
+    Parameters
+    ----------
+    labels, classes : ndarray of shape (n_images,)
+    images : ndarray of shape (n_images, size, size, 3), dtype uint8
+    features : ndarray of shape (n_images, n_features)
+    """
+    rows = stratified_sample(labels, classes, n, seed=seed)
+    matrix = space_matrix(space, images[rows], features[rows])
+    coords = embed(matrix, method, seed=seed, progress=progress)
+    progress(1.0, "Embedding done")
+    return Embedding(rows=rows, coords=coords, space=space, method=method)

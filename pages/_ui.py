@@ -1,0 +1,218 @@
+"""Streamlit helpers shared by the pages: the data-source sidebar, cached loaders, common panels."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.dataset import DEFAULT_SIZE, Dataset, load_dataset
+from core.embed import compute_embedding
+from core.errors import DataError
+from core.imageio import enlarge
+from core.quality import duplicate_report
+from core.sources import CLASS_NAMES, LABELS, SPLITS, resolve_source, scan_source
+from core.stats import DatasetStats
+from core.summary import (
+    dataset_features,
+    dataset_stats,
+    read_committed_embedding,
+    read_committed_stats,
+)
+
+KAGGLE_URL = "https://www.kaggle.com/datasets/birdy654/cifake-real-and-ai-generated-synthetic-images"
+SIZES = (32, 64, 128)
+
+
+# ---------------------------------------------------------------- data source (sidebar)
+
+def sidebar() -> None:
+    """The shared sidebar: dataset path box, image size and dataset status."""
+    with st.sidebar:
+        st.subheader("Dataset")
+        if "data_path" not in st.session_state:
+            try:
+                st.session_state["data_path"] = str(resolve_source())
+            except DataError:
+                st.session_state["data_path"] = ""
+        st.text_input(
+            "CIFAKE zip or folder", key="data_path",
+            placeholder="/path/to/cifake.zip or a folder with REAL/ and FAKE/",
+            help="The Kaggle zip as downloaded, the extracted folder, or any folder with "
+                 "REAL/ and FAKE/ sub-folders (optionally inside train/ and test/).",
+        )
+        st.select_slider("Image size (pixels)", SIZES, key="image_size", value=DEFAULT_SIZE,
+                         help="Images of other sizes are resized to this square (area "
+                              "interpolation when shrinking).")
+        path, error = source()
+        if path is None:
+            st.warning(error, icon=":material/folder_off:")
+        else:
+            counts = file_counts(path)
+            total = sum(sum(row.values()) for row in counts.values())
+            st.success(f"**{total:,}** image files found in `{path.name}`",
+                       icon=":material/folder_open:")
+
+
+def source() -> tuple[Path | None, str]:
+    """The chosen data source and, when there is none, why."""
+    try:
+        path = resolve_source(st.session_state.get("data_path") or None)
+        listing_counts(str(path), _mtime(path))
+        return path, ""
+    except DataError as exc:
+        return None, str(exc)
+
+
+def image_size() -> int:
+    return int(st.session_state.get("image_size", DEFAULT_SIZE))
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def file_counts(path: Path) -> dict:
+    """Image files per split and label in a source (from its listing, no decoding)."""
+    return listing_counts(str(path), _mtime(path))
+
+
+@st.cache_data(show_spinner="Listing files…", max_entries=8)
+def listing_counts(path: str, mtime: int) -> dict:
+    """Counts per split and label from the file listing (no decoding); raises DataError."""
+    listing = scan_source(path)
+    return {
+        split: {label: int(((listing.splits == s) & (listing.labels == lab)).sum())
+                for lab, label in enumerate(LABELS)}
+        for s, split in enumerate(SPLITS)
+    }
+
+
+# ---------------------------------------------------------------- cached heavy work
+
+def progress_into(placeholder):
+    """A core progress callback that draws a progress bar in ``placeholder`` on first use."""
+    bar = None
+
+    def update(fraction: float, message: str) -> None:
+        nonlocal bar
+        value = min(max(fraction, 0.0), 1.0)
+        if bar is None:
+            bar = placeholder.progress(value, text=message)
+        else:
+            bar.progress(value, text=message)
+    return update
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _dataset(path: str, mtime: int, size: int, _progress) -> Dataset:
+    return load_dataset(path, size=size, progress=_progress)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _features(fingerprint: str, _dataset: Dataset, _progress) -> np.ndarray:
+    return dataset_features(_dataset, progress=_progress)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _stats(fingerprint: str, _dataset: Dataset, _features: np.ndarray, _progress) -> DatasetStats:
+    return dataset_stats(_dataset, _features, progress=_progress)
+
+
+def loaded_dataset() -> tuple[Dataset, np.ndarray, DatasetStats] | None:
+    """The chosen dataset with its features and statistics, decoding and computing with a
+    progress bar the first time; None (with the reason shown) when no dataset is usable."""
+    path, _ = source()
+    if path is None:
+        return None
+    placeholder = st.empty()
+    progress = progress_into(placeholder)
+    try:
+        dataset = _dataset(str(path), _mtime(path), image_size(), _progress=progress)
+        features = _features(dataset.fingerprint, dataset, _progress=progress)
+        stats = _stats(dataset.fingerprint, dataset, features, _progress=progress)
+    except DataError as exc:
+        placeholder.empty()
+        st.error(f"Cannot use {path}: {exc}", icon=":material/error:")
+        return None
+    placeholder.empty()
+    if dataset.skipped:
+        with st.expander(f"{len(dataset.skipped):,} file(s) skipped: not readable as images"):
+            st.dataframe({"file": [p for p, _ in dataset.skipped],
+                          "reason": [r for _, r in dataset.skipped]}, hide_index=True)
+    return dataset, features, stats
+
+
+@st.cache_data(show_spinner=False, persist="disk", max_entries=32)
+def embedding(fingerprint: str, space: str, method: str, n: int, seed: int,
+              _dataset: Dataset, _features: np.ndarray, _progress) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, coords) of a stratified sample embedded in 2-D; cached across restarts."""
+    result = compute_embedding(_dataset.labels, _dataset.classes, _dataset.images, _features,
+                               space=space, method=method, n=n, seed=seed, progress=_progress)
+    return result.rows, result.coords
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _duplicate_groups(fingerprint: str, _dataset: Dataset) -> list[np.ndarray]:
+    return duplicate_report(_dataset.hashes, _dataset.labels, _dataset.splits).groups
+
+
+def duplicate_groups(dataset: Dataset) -> list[np.ndarray]:
+    """Row indices of each group of identical images (largest first), cached per dataset."""
+    return _duplicate_groups(dataset.fingerprint, dataset)
+
+
+@st.cache_resource(show_spinner=False)
+def committed_stats() -> DatasetStats | None:
+    return read_committed_stats()
+
+
+@st.cache_resource(show_spinner=False)
+def committed_embedding() -> dict | None:
+    return read_committed_embedding()
+
+
+# ---------------------------------------------------------------- shared panels
+
+def get_data_panel() -> None:
+    """How to get CIFAKE, for users who have not downloaded it."""
+    with st.container(border=True):
+        st.markdown(
+            f"""
+**To see images, get CIFAKE** (about 105 MB):
+1. Download the zip from [Kaggle]({KAGGLE_URL}) (free account needed).
+2. Either put it at `data/cifake.zip` in this project, or extract it to `data/cifake/`,
+   or type its path in the **CIFAKE zip or folder** box in the sidebar, or start the app with
+   `CIFAKE_PATH=/path/to/cifake.zip`.
+
+Any folder with `REAL/` and `FAKE/` sub-folders works too (images of any size).
+"""
+        )
+
+
+def image_grid(images: list[np.ndarray], captions: list[str], *, columns: int = 8,
+               scale: int = 4) -> None:
+    """Images enlarged with nearest-neighbour (pixels stay visible), in rows of ``columns``."""
+    for start in range(0, len(images), columns):
+        cols = st.columns(columns)
+        for col, image, caption in zip(cols, images[start:start + columns],
+                                       captions[start:start + columns]):
+            col.image(enlarge(image, scale), caption=caption, width="stretch")
+
+
+def class_filter(stats: DatasetStats, *, key: str) -> str:
+    """A select box over ``stats.classes`` ("all" shown as "All classes")."""
+    return st.selectbox(
+        "CIFAR class", stats.classes, key=key,
+        format_func=lambda c: "All classes" if c == "all" else c,
+        help="Every statistic on this page can be restricted to one CIFAR-10 class.",
+    )
+
+
+def caption_for(dataset: Dataset, row: int) -> str:
+    return f"{LABELS[dataset.labels[row]]} · {CLASS_NAMES[dataset.classes[row]]}"

@@ -1,0 +1,45 @@
+"""Home: what the app is, the dataset status and links to every page."""
+
+import streamlit as st
+
+from core.sources import SPLITS
+from pages import _ui
+
+st.title("CIFAKE Explorer")
+st.markdown(
+    """
+How do real photos differ from AI-generated images, and how well can a machine tell them apart?
+This app explores **CIFAKE** (Bird & Lotfi, 2023): 60,000 real 32x32 photos from CIFAR-10 and
+60,000 images that Stable Diffusion 1.4 generated for the same ten classes (airplane … truck),
+all stored as JPEG quality 75.
+"""
+)
+
+st.subheader("Dataset status")
+path, error = _ui.source()
+if path is None:
+    st.warning(f"**Dataset not found.** {error}", icon=":material/folder_off:")
+    _ui.get_data_panel()
+    stats = _ui.committed_stats()
+    if stats is not None:
+        st.caption("Counts of the full CIFAKE, from the committed statistics "
+                   "(`python -m core stats`):")
+    counts = stats.counts if stats is not None else None
+else:
+    st.success(f"**Dataset found:** `{path}`", icon=":material/check_circle:")
+    counts = _ui.file_counts(path)
+    st.caption("Image files per split and label (before decoding):")
+
+if counts is not None:
+    table = {split: counts[split] for split in SPLITS}
+    cols = st.columns(5)
+    cols[0].metric("Train REAL", f"{table['train']['REAL']:,}")
+    cols[1].metric("Train FAKE", f"{table['train']['FAKE']:,}")
+    cols[2].metric("Test REAL", f"{table['test']['REAL']:,}")
+    cols[3].metric("Test FAKE", f"{table['test']['FAKE']:,}")
+    cols[4].metric("Total", f"{sum(sum(r.values()) for r in table.values()):,}")
+
+st.subheader("Pages")
+st.page_link("pages/dataset.py", label="**Dataset**: sample images, pixel, blur, background, "
+             "colour and spectrum statistics, duplicates and the train→test leak, and an "
+             "interactive t-SNE/PCA map", icon=":material/photo_library:")

@@ -1,0 +1,28 @@
+"""CIFAKE Explorer: ``streamlit run streamlit_app.py``. The router and the shared sidebar."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from pages import _ui
+
+HERE = Path(__file__).parent
+PAGES = [
+    ("home.py", "Home", ":material/home:"),
+    ("dataset.py", "Dataset", ":material/photo_library:"),
+]
+
+
+def main() -> None:
+    st.set_page_config(page_title="CIFAKE Explorer", page_icon=":material/image_search:",
+                       layout="wide")
+    pages = [
+        st.Page(HERE / "pages" / script, title=title, icon=icon, default=i == 0)
+        for i, (script, title, icon) in enumerate(PAGES)
+    ]
+    page = st.navigation(pages)
+    _ui.sidebar()
+    page.run()
+
+
+main()
