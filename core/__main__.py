@@ -14,8 +14,7 @@ from contextlib import contextmanager
 from core.dataset import DEFAULT_SIZE, load_dataset
 from core.errors import DataError
 from core.quality import duplicate_report
-from core.sources import resolve_source
-from core.summary import SUMMARY_DIR, write_summary
+from core.sources import SUMMARY_DIR, resolve_source
 
 
 @contextmanager
@@ -78,6 +77,8 @@ def cmd_info(args) -> int:
 
 
 def cmd_stats(args) -> int:
+    from core.summary import write_summary  # scikit-learn and openTSNE load only for this command
+
     dataset = _load(args)
     with progress_bar("Statistics") as progress:
         written = write_summary(dataset, out_dir=args.out, sample=args.sample, progress=progress)

@@ -15,13 +15,16 @@ import numpy as np
 from core.errors import DataError, ImageError
 from core.imageio import decode_image, resize_square
 from core.progress import ProgressFn, silent
-from core.sources import CLASS_NAMES, LABELS, REPO_ROOT, SPLITS, Listing, scan_source
+from core.sources import (
+    CLASS_NAMES, LABELS, REPO_ROOT, SPLITS, Listing, scan_source, source_identity,
+)
 
 __all__ = ["DEFAULT_SIZE", "CACHE_DIR", "Dataset", "load_dataset"]
 
 DEFAULT_SIZE = 32
 CACHE_DIR = Path(os.environ.get("CIFAKE_CACHE", REPO_ROOT / "data" / "cache"))
 _CACHE_VERSION = "1"
+MAX_ARRAY_BYTES = 3 * 2**30  # refuse sizes whose decoded arrays would not fit comfortably in memory
 
 
 @dataclass(frozen=True)
@@ -142,17 +145,19 @@ def load_dataset(
     """
     if not 8 <= size <= 512:
         raise DataError(f"size must be between 8 and 512 pixels (got {size}).")
-    progress(0.0, "Listing files")
-    listing = scan_source(path)
+    source = Path(path).expanduser().resolve()
+    if not source.exists():
+        raise DataError(f"No file or folder at {source}.")
     entry = None
     if cache_dir is not None:
-        entry = Path(cache_dir) / f"{listing.identity()}-{size}-v{_CACHE_VERSION}"
+        entry = Path(cache_dir) / f"{source_identity(source)}-{size}-v{_CACHE_VERSION}"
         if (entry / "index.npz").exists():
             progress(0.5, "Reading the decoded-array cache")
-            dataset = _read_cache(entry, listing)
+            dataset = _read_cache(entry, source)
             progress(1.0, "Loaded from cache")
             return dataset
-    dataset = _decode(listing, size, progress)
+    progress(0.0, "Listing files")
+    dataset = _decode(scan_source(source), size, progress)
     if entry is not None:
         _write_cache(entry, dataset)
     progress(1.0, "Decoded")
@@ -161,6 +166,12 @@ def load_dataset(
 
 def _decode(listing: Listing, size: int, progress: ProgressFn) -> Dataset:
     n = len(listing.members)
+    needed = n * size * size * 3
+    if needed > MAX_ARRAY_BYTES:
+        raise DataError(
+            f"{n:,} images at {size}x{size} need {needed / 2**30:.1f} GiB of memory "
+            f"(limit {MAX_ARRAY_BYTES / 2**30:.0f} GiB): choose a smaller image size."
+        )
     images = np.empty((n, size, size, 3), dtype=np.uint8)
     hashes = np.empty(n, dtype="S16")
     keep = np.zeros(n, dtype=bool)
@@ -215,7 +226,7 @@ def _write_cache(entry: Path, dataset: Dataset) -> None:
         shutil.rmtree(tmp, ignore_errors=True)  # a read-only or full disk only costs the cache
 
 
-def _read_cache(entry: Path, listing: Listing) -> Dataset:
+def _read_cache(entry: Path, source: Path) -> Dataset:
     index = np.load(entry / "index.npz")
     meta = json.loads((entry / "meta.json").read_text())
     return Dataset(
@@ -225,7 +236,7 @@ def _read_cache(entry: Path, listing: Listing) -> Dataset:
         classes=index["classes"],
         paths=index["paths"],
         hashes=index["hashes"],
-        source=str(listing.source),
+        source=str(source),
         skipped=[tuple(s) for s in meta["skipped"]],
         split_given=meta["split_given"],
     )

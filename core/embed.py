@@ -135,7 +135,8 @@ def embed(
 
     if matrix.shape[1] > PIXEL_PCA_DIMS:
         progress(0.02, f"PCA to {PIXEL_PCA_DIMS} dimensions")
-        matrix = PCA(n_components=PIXEL_PCA_DIMS, random_state=seed).fit_transform(matrix)
+        dims = min(PIXEL_PCA_DIMS, n)  # PCA gives at most n_samples components
+        matrix = PCA(n_components=dims, random_state=seed).fit_transform(matrix)
     total = 250 + 500  # openTSNE's early exaggeration + optimisation iterations
     done = {"iterations": 0}
 
@@ -163,7 +164,8 @@ def compute_embedding(
     seed: int = 0,
     progress: ProgressFn = silent,
 ) -> Embedding:
-    """Sample ``n`` rows (stratified), express them in ``space`` and embed them with ``method``.
+    """Sample ``n`` rows (stratified), express them in ``space`` and embed them with ``method``
+    (t-SNE perplexity 30, lower for samples under 91 rows).
 
     Parameters
     ----------
@@ -173,6 +175,8 @@ def compute_embedding(
     """
     rows = stratified_sample(labels, classes, n, seed=seed)
     matrix = space_matrix(space, images[rows], features[rows])
-    coords = embed(matrix, method, seed=seed, progress=progress)
+    # t-SNE needs perplexity < n / 3: small samples (tiny datasets) get a smaller one
+    perplexity = min(30.0, (len(rows) - 1) / 3)
+    coords = embed(matrix, method, perplexity=perplexity, seed=seed, progress=progress)
     progress(1.0, "Embedding done")
     return Embedding(rows=rows, coords=coords, space=space, method=method)

@@ -34,7 +34,8 @@ FEATURE_TITLES = {
     "mean_b": "Mean blue",
     "hf_ratio": "High-frequency share",
 }
-_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=1.12))
+_LAYOUT = dict(margin=dict(l=10, r=10, t=80, b=10),
+               legend=dict(orientation="h", yanchor="bottom", y=1.1, xanchor="right", x=1))
 
 
 def pixel_hist_figure(stats: DatasetStats, class_name: str) -> go.Figure:
@@ -56,7 +57,10 @@ def pixel_hist_figure(stats: DatasetStats, class_name: str) -> go.Figure:
 def feature_hist_figure(stats: DatasetStats, class_name: str, feature: str) -> go.Figure:
     """Share of images per feature-value bin, REAL vs FAKE, overlaid."""
     edges = np.asarray(stats.feature_edges[feature])
-    centres = np.sqrt(edges[:-1] * edges[1:]) if feature in LOG_SCALE_FEATURES else (edges[:-1] + edges[1:]) / 2
+    if feature in LOG_SCALE_FEATURES:
+        centres = np.sqrt(edges[:-1] * edges[1:])
+    else:
+        centres = (edges[:-1] + edges[1:]) / 2
     fig = go.Figure()
     for label in LABELS:
         group = stats.group(class_name, label)
@@ -91,7 +95,8 @@ def box_figure(stats: DatasetStats, class_name: str, features: list[str]) -> go.
                 marker=dict(color=COLOURS[label], size=4, symbol="circle-open"),
                 name=f"{label} outliers ({box['n_outliers']:,} in all)",
                 legendgroup=label, showlegend=False,
-                hovertemplate=f"{label} outlier: %{{y:.3g}}<extra>{box['n_outliers']:,} outliers in all</extra>",
+                hovertemplate=(f"{label} outlier: %{{y:.3g}}"
+                               f"<extra>{box['n_outliers']:,} outliers in all</extra>"),
             ), row=1, col=col)
     return fig.update_layout(height=380, **_LAYOUT)
 
@@ -148,7 +153,10 @@ def embedding_figure(points: pd.DataFrame, colour_by: str, title: str) -> go.Fig
         ))
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
-    return fig.update_layout(height=560, title=title, dragmode="lasso", **_LAYOUT)
+    return fig.update_layout(
+        height=560, title=title, dragmode="lasso", margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h", yanchor="top", y=-0.01, xanchor="left", x=0),
+    )
 
 
 def points_frame(coords: np.ndarray, labels, classes, splits, paths, rows) -> pd.DataFrame:

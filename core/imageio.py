@@ -48,11 +48,33 @@ def decode_image(data: bytes) -> np.ndarray:
     """
     if not data:
         raise ImageError("empty file (0 bytes)")
-    if data[:2] == _JPEG_START and data.rstrip(b"\x00")[-2:] == _JPEG_END:
+    if (data[:2] == _JPEG_START and data.rstrip(b"\x00")[-2:] == _JPEG_END
+            and _jpeg_pixels(data) <= MAX_PIXELS):  # larger: Pillow refuses it below
         bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if bgr is not None and bgr.ndim == 3:
             return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     return _decode_with_pillow(data)
+
+
+def _jpeg_pixels(data: bytes) -> int:
+    """Pixel count declared by a JPEG's frame header (SOFn), read without decoding; a value
+    above ``MAX_PIXELS`` when no frame header comes before the image data."""
+    i, n = 2, len(data)
+    while i + 9 <= n and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+        elif 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height = int.from_bytes(data[i + 5 : i + 7], "big")
+            width = int.from_bytes(data[i + 7 : i + 9], "big")
+            return height * width
+        elif marker == 0xDA:  # start of scan before any frame header
+            break
+        else:
+            i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    return MAX_PIXELS + 1
 
 
 def _decode_with_pillow(data: bytes) -> np.ndarray:
@@ -87,7 +109,8 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         # 16/32-bit grayscale: scale the 16-bit range down to 8 bits
         values = np.asarray(image, dtype=np.float64)
-        scale = 257.0 if values.max(initial=0) > 255 else 1.0
+        sixteen_bit = image.mode.startswith("I;16") or values.max(initial=0) > 255
+        scale = 257.0 if sixteen_bit else 1.0
         gray = np.clip(values / scale, 0, 255).round().astype(np.uint8)
         return np.repeat(gray[:, :, None], 3, axis=2)
     if image.mode == "P" and "transparency" in image.info:

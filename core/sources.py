@@ -23,11 +23,13 @@ __all__ = [
     "CLASS_NAMES",
     "LABELS",
     "SPLITS",
+    "SUMMARY_DIR",
     "TEST_FRACTION",
     "Listing",
     "parse_class",
     "resolve_source",
     "scan_source",
+    "source_identity",
 ]
 
 LABELS = ("REAL", "FAKE")  # label index 0 = REAL, 1 = FAKE
@@ -40,6 +42,7 @@ TEST_FRACTION = 1 / 6  # CIFAKE's own ratio: 20k of 120k
 SPLIT_SEED = 0
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SUMMARY_DIR = REPO_ROOT / "data" / "summary"  # committed numbers computed from the full CIFAKE
 DEFAULT_LOCATIONS = (
     REPO_ROOT / "data" / "cifake.zip",
     REPO_ROOT / "data" / "cifake",
@@ -77,18 +80,6 @@ class Listing:
     def is_zip(self) -> bool:
         return self.source.is_file()
 
-    def identity(self) -> str:
-        """A short key that changes whenever the source's files change."""
-        digest = hashlib.blake2b(str(self.source).encode(), digest_size=16)
-        if self.is_zip:
-            stat = self.source.stat()
-            digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
-        else:
-            for member in self.members:
-                stat = (self.source / member).stat()
-                digest.update(f"{member}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-        return digest.hexdigest()
-
     def read(self):
         """Yield ``(member, bytes)`` for every image in listing order; unreadable files yield an
         ``OSError`` instance in place of the bytes."""
@@ -105,6 +96,21 @@ class Listing:
                     yield member, (self.source / member).read_bytes()
                 except OSError as exc:
                     yield member, OSError(f"cannot read file: {exc.strerror or exc}")
+
+
+def source_identity(path: str | os.PathLike) -> str:
+    """A short key that changes whenever the source's files change: path, size and modification
+    time of a zip, or of every file in a folder."""
+    source = Path(path).expanduser().resolve()
+    digest = hashlib.blake2b(str(source).encode(), digest_size=16)
+    if source.is_file():
+        stat = source.stat()
+        digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+    else:
+        for name in sorted(_folder_names(source)):
+            stat = (source / name).stat()
+            digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def parse_class(filename: str) -> int:
@@ -184,9 +190,11 @@ def _open_zip(source: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(source)
     except zipfile.BadZipFile:
-        raise DataError(f"{source.name} is not a readable zip archive (corrupt or not a zip).")
+        raise DataError(
+            f"{source.name} is not a readable zip archive (corrupt or not a zip)."
+        ) from None
     except OSError as exc:
-        raise DataError(f"Cannot open {source}: {exc.strerror or exc}.")
+        raise DataError(f"Cannot open {source}: {exc.strerror or exc}.") from None
 
 
 def _folder_names(source: Path) -> list[str]:
@@ -201,8 +209,7 @@ def _folder_names(source: Path) -> list[str]:
 def _classify(name: str) -> tuple[str, int, int] | None:
     """(name, label, split or -1) for a file below REAL/ or FAKE/, else None."""
     parts = name.split("/")
-    filename = parts[-1]
-    if filename.startswith(".") or any(p in _IGNORED_PARTS for p in parts):
+    if any(p.startswith(".") or p in _IGNORED_PARTS for p in parts):
         return None
     label = split = -1
     for part in parts[:-1]:

@@ -7,6 +7,7 @@ embedding coordinates to users who have not downloaded CIFAKE.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -14,16 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from core.dataset import CACHE_DIR, Dataset
-from core.embed import compute_embedding
+from core.embed import Embedding, compute_embedding
 from core.features import FEATURES, feature_table
 from core.files import save_array_atomic, write_atomic
 from core.progress import ProgressFn, silent, subrange
-from core.sources import REPO_ROOT
+from core.sources import SUMMARY_DIR
 from core.stats import DatasetStats, compute_stats
 
 __all__ = [
-    "SUMMARY_DIR",
     "EMBEDDING_SAMPLE",
+    "dataset_embedding",
     "dataset_features",
     "dataset_stats",
     "read_committed_stats",
@@ -31,7 +32,6 @@ __all__ = [
     "write_summary",
 ]
 
-SUMMARY_DIR = REPO_ROOT / "data" / "summary"
 EMBEDDING_SAMPLE = 2000
 _VERSION = "1"
 
@@ -62,6 +62,24 @@ def dataset_stats(
     if path is not None:
         _try_cache(lambda: write_atomic(path, stats.to_json()))
     return stats
+
+
+def dataset_embedding(
+    dataset: Dataset, features: np.ndarray, *, space: str, method: str, n: int, seed: int = 0,
+    cache_dir: str | os.PathLike | None = CACHE_DIR, progress: ProgressFn = silent,
+) -> Embedding:
+    """``compute_embedding`` on the dataset, read from or saved to the disk cache."""
+    path = _cache_path(cache_dir, dataset, f"embedding-{space}-{method}-{n}-{seed}.npz")
+    if path is not None and path.exists():
+        with np.load(path, allow_pickle=False) as saved:
+            return Embedding(rows=saved["rows"], coords=saved["coords"], space=space, method=method)
+    result = compute_embedding(dataset.labels, dataset.classes, dataset.images, features,
+                               space=space, method=method, n=n, seed=seed, progress=progress)
+    if path is not None:
+        buffer = io.BytesIO()
+        np.savez(buffer, rows=result.rows, coords=result.coords)
+        _try_cache(lambda: write_atomic(path, buffer.getvalue()))
+    return result
 
 
 def read_committed_stats(summary_dir: str | os.PathLike = SUMMARY_DIR) -> DatasetStats | None:

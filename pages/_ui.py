@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from core.dataset import DEFAULT_SIZE, Dataset, load_dataset
-from core.embed import compute_embedding
+from core.embed import Embedding
 from core.errors import DataError
 from core.imageio import enlarge
 from core.quality import duplicate_report
 from core.sources import CLASS_NAMES, LABELS, SPLITS, resolve_source, scan_source
 from core.stats import DatasetStats
 from core.summary import (
+    dataset_embedding,
     dataset_features,
     dataset_stats,
     read_committed_embedding,
@@ -48,7 +50,7 @@ def sidebar() -> None:
                               "interpolation when shrinking).")
         path, error = source()
         if path is None:
-            st.warning(error, icon=":material/folder_off:")
+            st.warning(escape_markdown(error), icon=":material/folder_off:")
         else:
             counts = file_counts(path)
             total = sum(sum(row.values()) for row in counts.values())
@@ -64,6 +66,11 @@ def source() -> tuple[Path | None, str]:
         return path, ""
     except DataError as exc:
         return None, str(exc)
+
+
+def escape_markdown(text: str) -> str:
+    """Show paths and patterns such as ``train/REAL/*.jpg`` literally in markdown widgets."""
+    return "".join("\\" + ch if ch in "*_`[]<>#" else ch for ch in text)
 
 
 def image_size() -> int:
@@ -109,19 +116,34 @@ def progress_into(placeholder):
     return update
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _dataset(path: str, mtime: int, size: int, _progress) -> Dataset:
-    return load_dataset(path, size=size, progress=_progress)
+@st.cache_resource(show_spinner=False)
+def _memo_store() -> tuple[dict, dict, threading.Lock]:
+    """Process-wide results of heavy work shared by all sessions, one lock per key."""
+    return {}, {}, threading.Lock()
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _features(fingerprint: str, _dataset: Dataset, _progress) -> np.ndarray:
-    return dataset_features(_dataset, progress=_progress)
+def memo(key: tuple, compute, *, keep: int = 16):
+    """``compute()`` once per key per process, evicting the oldest results beyond ``keep``.
 
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _stats(fingerprint: str, _dataset: Dataset, _features: np.ndarray, _progress) -> DatasetStats:
-    return dataset_stats(_dataset, _features, progress=_progress)
+    Unlike ``st.cache_*``, ``compute`` may draw progress bars: nothing is replayed later.
+    Sessions asking for the same key wait for one computation; other keys are not blocked.
+    """
+    store, locks, guard = _memo_store()
+    with guard:
+        if key in store:
+            return store[key]
+        key_lock = locks.setdefault(key, threading.Lock())
+    with key_lock:
+        with guard:
+            if key in store:
+                return store[key]
+        value = compute()
+        with guard:
+            store[key] = value
+            while len(store) > keep:
+                locks.pop(old := next(iter(store)), None)
+                store.pop(old)
+        return value
 
 
 def loaded_dataset() -> tuple[Dataset, np.ndarray, DatasetStats] | None:
@@ -132,13 +154,17 @@ def loaded_dataset() -> tuple[Dataset, np.ndarray, DatasetStats] | None:
         return None
     placeholder = st.empty()
     progress = progress_into(placeholder)
+    size = image_size()
     try:
-        dataset = _dataset(str(path), _mtime(path), image_size(), _progress=progress)
-        features = _features(dataset.fingerprint, dataset, _progress=progress)
-        stats = _stats(dataset.fingerprint, dataset, features, _progress=progress)
+        dataset = memo(("dataset", str(path), _mtime(path), size),
+                       lambda: load_dataset(path, size=size, progress=progress), keep=2)
+        features = memo(("features", dataset.fingerprint),
+                        lambda: dataset_features(dataset, progress=progress))
+        stats = memo(("stats", dataset.fingerprint),
+                     lambda: dataset_stats(dataset, features, progress=progress))
     except DataError as exc:
         placeholder.empty()
-        st.error(f"Cannot use {path}: {exc}", icon=":material/error:")
+        st.error(escape_markdown(f"Cannot use {path}: {exc}"), icon=":material/error:")
         return None
     placeholder.empty()
     if dataset.skipped:
@@ -148,23 +174,25 @@ def loaded_dataset() -> tuple[Dataset, np.ndarray, DatasetStats] | None:
     return dataset, features, stats
 
 
-@st.cache_data(show_spinner=False, persist="disk", max_entries=32)
-def embedding(fingerprint: str, space: str, method: str, n: int, seed: int,
-              _dataset: Dataset, _features: np.ndarray, _progress) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, coords) of a stratified sample embedded in 2-D; cached across restarts."""
-    result = compute_embedding(_dataset.labels, _dataset.classes, _dataset.images, _features,
-                               space=space, method=method, n=n, seed=seed, progress=_progress)
-    return result.rows, result.coords
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _duplicate_groups(fingerprint: str, _dataset: Dataset) -> list[np.ndarray]:
-    return duplicate_report(_dataset.hashes, _dataset.labels, _dataset.splits).groups
+def embedding(dataset: Dataset, features: np.ndarray, *, space: str, method: str, n: int,
+              seed: int = 0) -> Embedding:
+    """A stratified sample embedded in 2-D, with a progress bar while it is computed (cached in
+    memory and on disk)."""
+    placeholder = st.empty()
+    result = memo(
+        ("embedding", dataset.fingerprint, space, method, n, seed),
+        lambda: dataset_embedding(dataset, features, space=space, method=method, n=n, seed=seed,
+                                  progress=progress_into(placeholder)),
+        keep=32,
+    )
+    placeholder.empty()
+    return result
 
 
 def duplicate_groups(dataset: Dataset) -> list[np.ndarray]:
     """Row indices of each group of identical images (largest first), cached per dataset."""
-    return _duplicate_groups(dataset.fingerprint, dataset)
+    return memo(("duplicates", dataset.fingerprint),
+                lambda: duplicate_report(dataset.hashes, dataset.labels, dataset.splits).groups)
 
 
 @st.cache_resource(show_spinner=False)
@@ -196,13 +224,13 @@ Any folder with `REAL/` and `FAKE/` sub-folders works too (images of any size).
 
 
 def image_grid(images: list[np.ndarray], captions: list[str], *, columns: int = 8,
-               scale: int = 4) -> None:
+               scale: int = 3) -> None:
     """Images enlarged with nearest-neighbour (pixels stay visible), in rows of ``columns``."""
     for start in range(0, len(images), columns):
         cols = st.columns(columns)
         for col, image, caption in zip(cols, images[start:start + columns],
                                        captions[start:start + columns]):
-            col.image(enlarge(image, scale), caption=caption, width="stretch")
+            col.image(enlarge(image, scale), caption=caption)
 
 
 def class_filter(stats: DatasetStats, *, key: str) -> str:

@@ -70,7 +70,7 @@ with tab_samples:
             split=None if split == "all" else SPLITS.index(split),
             label=None if label == "all" else LABELS.index(label), class_index=class_index,
         )
-        st.caption(f"{len(rows)} random images, enlarged 4x with nearest-neighbour so each "
+        st.caption(f"{len(rows)} random images, enlarged 3x with nearest-neighbour so each "
                    "of the 32x32 pixels stays visible.")
         _ui.image_grid([dataset.images[r] for r in rows], [_ui.caption_for(dataset, r) for r in rows])
 
@@ -169,11 +169,10 @@ with tab_dupes:
     else:
         groups = _ui.duplicate_groups(dataset)
         leaked = [g for g in groups if len(set(dataset.splits[g])) > 1]
-        st.markdown(f"**Examples of leaked groups** (first 8 of {len(leaked):,}): each row is one "
-                    "content found in both train and test.")
-        for group in leaked[:8]:
-            _ui.image_grid([dataset.images[r] for r in group],
-                           [f"{dataset.paths[r]}" for r in group], columns=8, scale=3)
+        st.markdown(f"**Examples of leaked groups** (first 12 of {len(leaked):,}): each pair is "
+                    "one file found in both train and test.")
+        shown = [r for group in leaked[:12] for r in group]
+        _ui.image_grid([dataset.images[r] for r in shown], [dataset.paths[r] for r in shown])
 
 with tab_embed:
     st.markdown(
@@ -192,11 +191,9 @@ with tab_embed:
     if dataset is not None:
         n = c4.select_slider("Sample size", [500, 1000, 2000, 5000, MAX_SAMPLE], value=2000,
                              key="embed_n", help="Stratified by label and class.")
-        placeholder = st.empty()
-        rows, coords = _ui.embedding(dataset.fingerprint, space, method, n, 0, dataset, features,
-                                     _progress=_ui.progress_into(placeholder))
-        placeholder.empty()
-        points = figures.points_frame(coords, dataset.labels[rows], dataset.classes[rows],
+        result = _ui.embedding(dataset, features, space=space, method=method, n=n)
+        rows = result.rows
+        points = figures.points_frame(result.coords, dataset.labels[rows], dataset.classes[rows],
                                       dataset.splits[rows], dataset.paths[rows], rows)
         point_features = features[rows]
     else:
@@ -216,18 +213,19 @@ with tab_embed:
     if not selected:
         st.caption("Nothing selected yet: drag a lasso or box around some dots.")
     else:
+        # up to 48 evenly spread over the selection, so both labels show when both are selected
+        chosen = selected[:: max(1, len(selected) // 48)][:48]
         st.markdown(f"**{len(selected):,} selected** "
                     f"({(points.loc[selected, 'label'] == 'FAKE').mean():.0%} FAKE)"
-                    + (" — showing the first 48" if len(selected) > 48 else ""))
-        chosen_points = points.loc[selected[:48]]
+                    + (f" — showing {len(chosen)} of them" if len(selected) > len(chosen) else ""))
+        chosen_points = points.loc[chosen]
         if dataset is not None:
             _ui.image_grid([dataset.images[r] for r in chosen_points["row"]],
                            [f"{lab} · {cls}" for lab, cls in
-                            zip(chosen_points["label"], chosen_points["class"])], columns=12,
-                           scale=3)
+                            zip(chosen_points["label"], chosen_points["class"])])
         else:
             needs_dataset("Images of the selected points")
-        pick = st.selectbox("Enlarge one image", selected[:48], key="embed_pick",
+        pick = st.selectbox("Enlarge one image", chosen, key="embed_pick",
                             format_func=lambda i: f"{points.at[i, 'path']} "
                                                   f"({points.at[i, 'label']}, {points.at[i, 'class']})")
         left, right = st.columns([1, 2])

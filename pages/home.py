@@ -18,7 +18,7 @@ all stored as JPEG quality 75.
 st.subheader("Dataset status")
 path, error = _ui.source()
 if path is None:
-    st.warning(f"**Dataset not found.** {error}", icon=":material/folder_off:")
+    st.warning(f"**Dataset not found.** {_ui.escape_markdown(error)}", icon=":material/folder_off:")
     _ui.get_data_panel()
     stats = _ui.committed_stats()
     if stats is not None:

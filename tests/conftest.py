@@ -1,0 +1,111 @@
+"""Shared fixtures: tiny generated datasets (folders and zips) and the real CIFAKE zip."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LABELS = ("REAL", "FAKE")
+SPLITS = ("train", "test")
+
+
+# --- image bytes -------------------------------------------------------------------------------
+
+
+def random_image(seed: int, shape=(32, 32)) -> np.ndarray:
+    """A smooth-ish random RGB image (uint8), different for every seed."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(4, 4, 3), dtype=np.uint8)
+    image = cv2.resize(small, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    noise = rng.integers(-20, 21, size=image.shape)
+    return np.clip(image.astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+def encode(image: np.ndarray, ext: str = ".jpg", **params) -> bytes:
+    """Encode an RGB (or grayscale) uint8 array with OpenCV (``ext`` like ".jpg", ".png")."""
+    if image.ndim == 3 and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    elif image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
+    flags = []
+    if ext == ".jpg":
+        flags = [cv2.IMWRITE_JPEG_QUALITY, params.get("quality", 95)]
+    ok, buffer = cv2.imencode(ext, image, flags)
+    assert ok
+    return buffer.tobytes()
+
+
+def pil_bytes(image: Image.Image, fmt: str, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def jpeg(seed: int, shape=(32, 32)) -> bytes:
+    return encode(random_image(seed, shape), ".jpg")
+
+
+def png(seed: int, shape=(32, 32)) -> bytes:
+    return encode(random_image(seed, shape), ".png")
+
+
+# --- trees and zips ----------------------------------------------------------------------------
+
+
+def write_tree(root: Path, files: dict[str, bytes]) -> Path:
+    """Write ``{relative posix path: bytes}`` below ``root``; returns ``root``."""
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def write_zip(path: Path, files: dict[str, bytes]) -> Path:
+    """Write ``{member name: bytes}`` into a new zip at ``path``; returns ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return path
+
+
+def cifake_files(per_folder: int = 8, *, prefix: str = "", seed: int = 0) -> dict[str, bytes]:
+    """A CIFAKE-like layout: ``{prefix}{split}/{label}/{i} (k).jpg`` with ``per_folder`` distinct
+    32x32 JPEGs per split/label; image ``i`` has class ``i % 10 + 1`` (``i.jpg`` for class 1)."""
+    files = {}
+    for s, split in enumerate(SPLITS):
+        for lab, label in enumerate(LABELS):
+            for i in range(per_folder):
+                k = i % 10 + 1
+                name = f"{i}.jpg" if k == 1 else f"{i} ({k}).jpg"
+                files[f"{prefix}{split}/{label}/{name}"] = jpeg(seed + 1000 * (2 * s + lab) + i)
+    return files
+
+
+# --- fixtures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_zip(tmp_path) -> Path:
+    """8 distinct JPEGs in each of train/REAL, train/FAKE, test/REAL, test/FAKE."""
+    return write_zip(tmp_path / "tiny.zip", cifake_files(8))
+
+
+@pytest.fixture(scope="session")
+def cifake_zip() -> Path:
+    """The real CIFAKE zip: ``$CIFAKE_PATH`` or ``<repo>/../shared/data/cifake.zip``."""
+    path = Path(os.environ.get("CIFAKE_PATH") or REPO_ROOT.parent / "shared" / "data" / "cifake.zip")
+    if not path.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CIFAKE must be present in CI (looked at {path}; set CIFAKE_PATH).")
+        pytest.skip(f"real CIFAKE not found at {path}; set CIFAKE_PATH to run the integration tests")
+    return path

@@ -1,0 +1,143 @@
+"""Render every page (and every tab of the Dataset page) in headless Chromium and save PNGs.
+
+    python tests/screenshots.py [--out screenshots] [--port 8599]
+
+Starts ``streamlit run streamlit_app.py`` headless, drives Debian's Chromium with Playwright,
+waits for each page to finish running, fails on any Streamlit exception element and writes one
+screenshot per view. ``tests/test_browser.py`` runs it inside the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
+
+# (url path, [(tab to click or None, text that must appear, file name), ...])
+VIEWS = [
+    ("", [(None, "Dataset status", "home")]),
+    ("dataset", [
+        ("Samples", "Dataset", "dataset-samples"),
+        ("Pixels & colour", "Pixel intensities", "dataset-pixels"),
+        ("Blur & background", "Highest background-defect scores", "dataset-blur"),
+        ("Box plots", "The box spans the middle half", "dataset-box"),
+        ("Spectrum", "Radial power spectrum", "dataset-spectrum"),
+        ("Duplicates & leak", "Leak-free test images", "dataset-duplicates"),
+        ("Embedding map", "Embedding map", "dataset-embedding"),
+        ("lasso", "selected", "dataset-embedding-selection"),
+    ]),
+]
+
+
+@contextmanager
+def streamlit_server(port: int, env: dict | None = None):
+    """Run the app headless on ``port`` until the block exits."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+         "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if process.poll() is not None:
+                raise RuntimeError(f"streamlit exited: {process.stderr.read()}")
+            time.sleep(0.3)
+        else:
+            raise RuntimeError("streamlit did not start within 60 s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def wait_until_idle(page, timeout_s: float = 240) -> None:
+    """Wait until the app is connected and its script run has finished (plus a moment for
+    charts to draw)."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
+                           '[data-test-script-state="notRunning"]', timeout=timeout_s * 1000)
+    page.wait_for_timeout(1500)
+
+
+def lasso_select(page) -> None:
+    """Drag a lasso around the middle of the last plotly chart (the embedding map)."""
+    chart = page.locator('[data-testid="stPlotlyChart"]').last
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    w, h = box["width"] * 0.15, box["height"] * 0.2
+    page.mouse.move(cx - w, cy - h)
+    page.mouse.down()
+    for x, y in [(cx + w, cy - h), (cx + w, cy + h), (cx - w, cy + h), (cx - w, cy - h)]:
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(1000)
+    wait_until_idle(page)
+
+
+def capture(out_dir: Path, *, port: int = 8599, env: dict | None = None, views=VIEWS,
+            prefix: str = "") -> list[Path]:
+    """Screenshot every view into ``out_dir``; raise AssertionError on a Streamlit exception or
+    a missing text."""
+    from playwright.sync_api import sync_playwright
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with streamlit_server(port, env) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 2200})
+        for path, tabs in views:
+            page.goto(f"{url}/{path}")
+            wait_until_idle(page)
+            for tab, text, name in tabs:
+                if tab == "lasso":
+                    lasso_select(page)
+                elif tab is not None:
+                    page.get_by_role("tab", name=tab).click()
+                    page.wait_for_timeout(1000)
+                target = out_dir / f"{prefix}{name}.png"
+                page.screenshot(path=str(target), full_page=True)
+                written.append(target)
+                exceptions = page.locator('[data-testid="stException"]')
+                if exceptions.count():
+                    raise AssertionError(f"{name}: Streamlit exception: "
+                                         f"{exceptions.first.inner_text()}")
+                if page.get_by_text(text).count() == 0:
+                    raise AssertionError(f"{name}: expected text {text!r} not on the page "
+                                         f"({target})")
+        browser.close()
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "screenshots"))
+    parser.add_argument("--port", type=int, default=8599)
+    parser.add_argument("--no-data", action="store_true",
+                        help="run as a user without the dataset (CIFAKE_PATH set to an empty folder)")
+    args = parser.parse_args()
+    env, prefix = None, ""
+    if args.no_data:
+        empty = Path(tempfile.mkdtemp(prefix="no-cifake-"))
+        env, prefix = {"CIFAKE_PATH": str(empty)}, "nodata-"
+    for path in capture(Path(args.out), port=args.port, env=env, prefix=prefix):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""AppTest: the Home and Dataset pages with no dataset, a tiny generated one and the real CIFAKE."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "streamlit_app.py")
+COMMITTED = json.loads((ROOT / "data" / "summary" / "stats.json").read_text())
+
+
+def make_tiny_dataset(folder: Path, per_cell: int = 3) -> Path:
+    """train/test x REAL/FAKE x 10 classes of 32x32 JPEGs named like CIFAKE, plus one text file
+    in REAL that must be skipped."""
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for label in ("REAL", "FAKE"):
+            out = folder / split / label
+            out.mkdir(parents=True)
+            for k in range(1, 11):
+                for i in range(per_cell):
+                    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+                    if label == "REAL":
+                        image = cv2.GaussianBlur(image, (5, 5), 2)
+                    name = f"{i}.jpg" if k == 1 else f"{i} ({k}).jpg"
+                    cv2.imwrite(str(out / name), image)
+    (folder / "train" / "REAL" / "notes (3).jpg").write_text("not an image")
+    return folder
+
+
+def app(data_path: str | None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=300)
+    if data_path is not None:
+        at.session_state["data_path"] = data_path
+    return at
+
+
+def texts(at: AppTest, kind: str) -> str:
+    return " ".join(str(e.value) for e in at.get(kind))
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def array(value) -> np.ndarray:
+    """A plotly JSON array: a plain list or plotly's base64 typed array."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return np.asarray(value)
+
+
+def open_dataset_page(at: AppTest) -> AppTest:
+    at.run()
+    at.switch_page("pages/dataset.py")
+    return at.run()
+
+
+def test_home_without_data_shows_committed_counts_and_how_to_get_data(tmp_path):
+    at = app(str(tmp_path)).run()
+    assert not at.exception
+    assert "Dataset not found" in texts(at, "alert") or "Dataset not found" in texts(at, "warning")
+    assert "No images under REAL/ or FAKE/" in texts(at, "warning")
+    assert "kaggle.com/datasets/birdy654" in texts(at, "markdown")
+    assert metrics(at) == {
+        "Train REAL": "50,000", "Train FAKE": "50,000", "Test REAL": "10,000",
+        "Test FAKE": "10,000", "Total": "120,000",
+    }
+
+
+def test_home_with_missing_path_says_so(tmp_path):
+    at = app(str(tmp_path / "nowhere.zip")).run()
+    assert not at.exception
+    assert "No file or folder at" in texts(at, "warning")
+
+
+def test_dataset_page_without_data_uses_committed_statistics(tmp_path):
+    at = open_dataset_page(app(str(tmp_path)))
+    assert not at.exception
+    assert "No dataset loaded" in texts(at, "info")
+    assert "need the CIFAKE images" in texts(at, "info")
+    assert metrics(at) == {
+        "Duplicate groups": f"{COMMITTED['duplicates']['duplicate_groups']:,}",
+        "Redundant copies": f"{COMMITTED['duplicates']['redundant_copies']:,}",
+        "Test images leaked from train": "378",
+        "Leak-free test images": "19,622",
+    }
+    assert len(at.get("plotly_chart")) == 12
+    assert len(at.get("image")) == 0
+    # the committed embedding is drawn with all 2,000 points
+    scatter = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    assert sum(len(array(trace["x"])) for trace in scatter["data"]) == 2000
+
+
+def test_dataset_page_class_filter_changes_statistics(tmp_path):
+    at = open_dataset_page(app(str(tmp_path)))
+    before = at.get("plotly_chart")[0].proto.spec
+    at.selectbox(key="dataset_class").set_value("ship").run()
+    assert not at.exception
+    after = at.get("plotly_chart")[0].proto.spec
+    assert before != after
+    ship = COMMITTED["groups"]["ship"]["REAL"]["pixel_hist"][0]
+    spec = json.loads(after)
+    share = array(spec["data"][0]["y"])
+    assert share == pytest.approx(np.asarray(ship) / sum(ship), rel=1e-6)
+
+
+def test_dataset_page_with_tiny_folder_shows_images_and_skipped_file(tmp_path):
+    folder = make_tiny_dataset(tmp_path / "tiny")
+    at = open_dataset_page(app(str(folder)))
+    assert not at.exception
+    assert "120 images at 32x32" in texts(at, "caption")
+    assert "1 file(s) skipped" in " ".join(e.label for e in at.expander)
+    assert metrics(at)["Test images leaked from train"] == "0"
+    assert len(at.get("image")) >= 48  # the sample grid (120 images available, 48 shown)
+    # reshuffling draws a different sample
+    first = [img.proto.imgs[0].caption for img in at.get("image")[:48]]
+    at.button[0].click().run()
+    assert [img.proto.imgs[0].caption for img in at.get("image")[:48]] != first
+    at.selectbox(key="grid_label").set_value("FAKE").run()
+    captions = [img.proto.imgs[0].caption for img in at.get("image")[:48]]
+    assert captions and all(c.startswith("FAKE") for c in captions)
+
+
+def test_home_and_dataset_with_real_cifake(cifake_zip):
+    at = app(str(cifake_zip)).run()
+    assert not at.exception
+    assert "Dataset found" in texts(at, "success")
+    assert metrics(at)["Total"] == "120,000"
+    at.switch_page("pages/dataset.py")
+    at.run()
+    assert not at.exception
+    assert "120,000 images at 32x32" in texts(at, "caption")
+    assert metrics(at)["Test images leaked from train"] == "378"
+    assert len(at.get("image")) >= 48
+    assert len(at.get("plotly_chart")) == 12
