@@ -10,6 +10,7 @@ HERE = Path(__file__).parent
 PAGES = [
     ("home.py", "Home", ":material/home:"),
     ("dataset.py", "Dataset", ":material/photo_library:"),
+    ("models.py", "Model comparison", ":material/leaderboard:"),
 ]
 
 

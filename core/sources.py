@@ -30,6 +30,7 @@ __all__ = [
     "resolve_source",
     "scan_source",
     "source_identity",
+    "stratified_split",
 ]
 
 LABELS = ("REAL", "FAKE")  # label index 0 = REAL, 1 = FAKE
@@ -177,7 +178,8 @@ def scan_source(path: str | os.PathLike) -> Listing:
     splits = np.array([r[2] for r in rows], dtype=np.int8)
     unsplit = splits < 0
     if unsplit.any():
-        splits[unsplit] = _seeded_split(labels[unsplit], classes[unsplit])
+        splits[unsplit] = stratified_split(labels[unsplit], classes[unsplit], TEST_FRACTION,
+                                           seed=SPLIT_SEED)
     return Listing(source, members, labels, splits, classes, split_given=not unsplit.any())
 
 
@@ -221,13 +223,13 @@ def _classify(name: str) -> tuple[str, int, int] | None:
     return (name, label, split) if label >= 0 else None
 
 
-def _seeded_split(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """0 train / 1 test, stratified by (label, class), reproducible."""
-    rng = np.random.default_rng(SPLIT_SEED)
-    splits = np.zeros(len(labels), dtype=np.int8)
+def stratified_split(labels: np.ndarray, classes: np.ndarray, fraction: float, *,
+                     seed: int) -> np.ndarray:
+    """Boolean mask picking ``fraction`` of each (label, class) stratum, reproducibly."""
+    rng = np.random.default_rng(seed)
+    picked = np.zeros(len(labels), dtype=bool)
     strata = labels.astype(np.int64) * 16 + classes
     for stratum in np.unique(strata):
         idx = np.flatnonzero(strata == stratum)
-        n_test = int(round(len(idx) * TEST_FRACTION))
-        splits[rng.permutation(idx)[:n_test]] = 1
-    return splits
+        picked[rng.permutation(idx)[:int(round(len(idx) * fraction))]] = True
+    return picked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from core.artifacts import MODELS_DIR, list_reports, load_predictor
 from core.dataset import DEFAULT_SIZE, Dataset, load_dataset
-from core.embed import Embedding
+from core.embed import Embedding, register_space
 from core.errors import DataError
 from core.imageio import enlarge
 from core.quality import duplicate_report
@@ -203,6 +205,55 @@ def committed_stats() -> DatasetStats | None:
 @st.cache_resource(show_spinner=False)
 def committed_embedding() -> dict | None:
     return read_committed_embedding()
+
+
+# ---------------------------------------------------------------- trained models
+
+def _models_mtime() -> int:
+    return max((p.stat().st_mtime_ns for p in MODELS_DIR.glob("*.json")), default=0)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _reports(mtime: int) -> list[dict]:
+    return [r for r in list_reports() if r.get("metrics")]
+
+
+def model_reports() -> list[dict]:
+    """Reports of every evaluated model in models/ (re-read when a report changes)."""
+    return _reports(_models_mtime())
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _json_file(name: str, mtime: int) -> dict | None:
+    path = MODELS_DIR / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=16)
+def predictor(name: str, sha: str):
+    """A loaded model (once per process and file version)."""
+    return load_predictor(name)
+
+
+def register_model_spaces(dataset: Dataset) -> None:
+    """Add every evaluated CNN's penultimate layer as an embedding space for this dataset."""
+    for report in model_reports():
+        if report["family"] != "classical" and report.get("input_size", 32) == dataset.size:
+            model = predictor(report["name"], report.get("sha256", ""))
+            register_space(f"cnn-{report['name']}-{report.get('sha256', '')[:8]}",
+                           f"CNN features: the penultimate layer of the trained model "
+                           f"{report['name']}.",
+                           lambda images, features, model=model: model.features(images))
+
+
+def test_scores() -> dict | None:
+    """models/test_scores.json: every model's test P(FAKE), with labels and paths."""
+    return _json_file("test_scores.json", _models_mtime())
+
+
+def pca_sweep() -> dict | None:
+    """models/pca_sweep.json: logistic-regression accuracy against PCA components."""
+    return _json_file("pca_sweep.json", _models_mtime())
 
 
 # ---------------------------------------------------------------- shared panels

@@ -183,7 +183,11 @@ with tab_embed:
         "images below."
     )
     c1, c2, c3, c4 = st.columns(4)
-    space = c1.selectbox("Space", list(SPACES), key="embed_space",
+    if dataset is not None:
+        _ui.register_model_spaces(dataset)
+    spaces = list(SPACES) if dataset is not None else ["pixels", "features"]
+    space = c1.selectbox("Space", spaces, key="embed_space",
+                         format_func=lambda s: s.rsplit("-", 1)[0].replace("cnn-", "CNN: "),
                          help="\n\n".join(f"**{k}**: {v[0]}" for k, v in SPACES.items()))
     method = c2.selectbox("Method", ["tsne", "pca"], key="embed_method",
                           format_func={"tsne": "t-SNE", "pca": "PCA"}.get)

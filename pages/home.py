@@ -43,3 +43,7 @@ st.subheader("Pages")
 st.page_link("pages/dataset.py", label="**Dataset**: sample images, pixel, blur, background, "
              "colour and spectrum statistics, duplicates and the train→test leak, and an "
              "interactive t-SNE/PCA map", icon=":material/photo_library:")
+st.page_link("pages/models.py", label="**Model comparison**: leaderboard of every trained model "
+             "(test and leak-free test), ROC/PR curves, confusion matrices, calibration, "
+             "per-class accuracy, training curves, PCA sweep, agreement, ensembles and the "
+             "images each model gets wrong", icon=":material/leaderboard:")

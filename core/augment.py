@@ -1,0 +1,67 @@
+"""Training-time augmentation of uint8 image batches (numpy and OpenCV, so it runs the same
+under any Keras backend).
+
+Operations, each applied to a random half of the batch (crop: to every image):
+- ``flip``: horizontal mirror;
+- ``crop``: pad 4 pixels (reflect) and crop back at a random offset;
+- ``jpeg``: re-encode at a random JPEG quality in [30, 95];
+- ``blur``: Gaussian blur with sigma in [0.3, 1.5];
+- ``noise``: Gaussian noise with sigma in [1, 12] / 255;
+- ``rescale``: shrink to 16-28 px and enlarge back (bilinear).
+The last four teach robustness to re-saving, resizing and noise.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["AUGMENTATIONS", "augment_batch"]
+
+AUGMENTATIONS = ("flip", "crop", "jpeg", "blur", "noise", "rescale")
+_PAD = 4
+
+
+def augment_batch(images: np.ndarray, ops: tuple[str, ...], rng: np.random.Generator) -> np.ndarray:
+    """Augmented copy of a batch.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, size, size, 3), dtype uint8
+    ops : tuple of str
+        Names from ``AUGMENTATIONS``, applied in that order.
+    rng : numpy Generator
+    """
+    unknown = set(ops) - set(AUGMENTATIONS)
+    if unknown:
+        raise ValueError(f"unknown augmentation(s) {sorted(unknown)}; choose from {AUGMENTATIONS}")
+    out = images.copy()
+    n, size = len(out), out.shape[1]
+    half = lambda: np.flatnonzero(rng.random(n) < 0.5)  # noqa: E731
+    if "flip" in ops:
+        idx = half()
+        out[idx] = out[idx, :, ::-1]
+    if "crop" in ops:
+        padded = np.pad(out, ((0, 0), (_PAD, _PAD), (_PAD, _PAD), (0, 0)), mode="reflect")
+        dy, dx = rng.integers(0, 2 * _PAD + 1, size=(2, n))
+        for i in range(n):
+            out[i] = padded[i, dy[i]:dy[i] + size, dx[i]:dx[i] + size]
+    if "jpeg" in ops:
+        for i in half():
+            quality = int(rng.integers(30, 96))
+            ok, buf = cv2.imencode(".jpg", out[i][:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+            out[i] = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+    if "blur" in ops:
+        for i in half():
+            out[i] = cv2.GaussianBlur(out[i], (0, 0), float(rng.uniform(0.3, 1.5)))
+    if "noise" in ops:
+        idx = half()
+        sigma = rng.uniform(1, 12, size=(len(idx), 1, 1, 1))
+        noisy = out[idx] + rng.normal(0, 1, out[idx].shape) * sigma
+        out[idx] = np.clip(noisy.round(), 0, 255).astype(np.uint8)
+    if "rescale" in ops:
+        for i in half():
+            small = int(rng.integers(16, 29))
+            shrunk = cv2.resize(out[i], (small, small), interpolation=cv2.INTER_AREA)
+            out[i] = cv2.resize(shrunk, (size, size), interpolation=cv2.INTER_LINEAR)
+    return out

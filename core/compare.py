@@ -1,0 +1,210 @@
+"""Comparing trained models: the leaderboard table, curves, confusion matrices, calibration,
+per-class accuracy, training curves, agreement and averaging ensembles (plotly figures and
+tables built from the committed reports and test scores)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.metrics import score_report
+from core.references import REFERENCES
+
+__all__ = [
+    "agreement_matrix",
+    "agreement_figure",
+    "calibration_figure",
+    "confusion_figure",
+    "curves_figure",
+    "ensemble_report",
+    "ensemble_scores",
+    "history_figure",
+    "leaderboard_frame",
+    "mistakes",
+    "pca_sweep_figure",
+    "per_class_figure",
+    "references_frame",
+]
+
+_LAYOUT = dict(margin=dict(l=10, r=10, t=60, b=10),
+               legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
+
+
+def leaderboard_frame(reports: list[dict]) -> pd.DataFrame:
+    """One row per evaluated model, best test accuracy first (accuracies in %)."""
+    rows = []
+    for r in reports:
+        m = r.get("metrics")
+        if not m:
+            continue
+        rows.append({
+            "model": r["name"],
+            "family": r["family"],
+            "test acc %": 100 * m["test"]["at_threshold"]["accuracy"],
+            "leak-free acc %": 100 * m["leakfree_test"]["at_threshold"]["accuracy"],
+            "test acc @0.5 %": 100 * m["test"]["at_0.5"]["accuracy"],
+            "AUROC": m["test"]["roc_auc"],
+            "ECE": m["test"]["ece"],
+            "threshold": r["threshold"],
+            "reference acc %": (100 * r["reference"]["test_accuracy"]) if r.get("reference") else None,
+            "params": r.get("params"),
+            "file MB": r.get("file_mb"),
+            "train s": r.get("training", {}).get("seconds"),
+            "images/s": r.get("speed", {}).get("images_per_second"),
+            "1 image ms": r.get("speed", {}).get("single_image_ms"),
+        })
+    frame = pd.DataFrame(rows)
+    return frame.sort_values("test acc %", ascending=False, ignore_index=True) if rows else frame
+
+
+def references_frame() -> pd.DataFrame:
+    """The published CIFAKE accuracies the project is measured against."""
+    return pd.DataFrame([{"reference": source, "test acc %": 100 * acc}
+                         for acc, source in REFERENCES.values()]).sort_values(
+        "test acc %", ascending=False, ignore_index=True)
+
+
+def curves_figure(reports: list[dict], kind: str, split: str = "test") -> go.Figure:
+    """ROC (``kind="roc"``: TPR vs FPR) or precision-recall (``"pr"``) curves overlaid."""
+    fig = go.Figure()
+    key, auc_key = ("roc_curve", "roc_auc") if kind == "roc" else ("pr_curve", "pr_auc")
+    for r in reports:
+        curve = r["metrics"][split][key]
+        fig.add_trace(go.Scatter(x=curve["x"], y=curve["y"], mode="lines",
+                                 name=f"{r['name']} ({r['metrics'][split][auc_key]:.4f})"))
+    if kind == "roc":
+        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
+                                 line=dict(dash="dot", color="grey")))
+        fig.update_xaxes(title_text="false positive rate (REAL called FAKE)")
+        fig.update_yaxes(title_text="true positive rate (FAKE caught)")
+    else:
+        fig.update_xaxes(title_text="recall (FAKE caught)")
+        fig.update_yaxes(title_text="precision (called FAKE that are FAKE)")
+    return fig.update_layout(height=420, title="ROC" if kind == "roc" else "Precision-recall",
+                             margin=dict(l=10, r=10, t=40, b=10), legend=dict(x=0.99, xanchor="right",
+                                                                            y=0.01, yanchor="bottom"))
+
+
+def confusion_figure(report: dict, split: str = "test", at: str = "at_threshold") -> go.Figure:
+    """Confusion matrix heat map with counts and row percentages."""
+    cm = np.asarray(report["metrics"][split][at]["confusion"])
+    share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    text = [[f"{cm[i, j]:,}<br>{share[i, j]:.1%}" for j in range(2)] for i in range(2)]
+    fig = go.Figure(go.Heatmap(z=share, x=["called REAL", "called FAKE"], y=["REAL", "FAKE"],
+                               text=text, texttemplate="%{text}", colorscale="Blues", zmin=0,
+                               zmax=1, showscale=False))
+    fig.update_yaxes(autorange="reversed", title_text="true label")
+    return fig.update_layout(height=300, title=report["name"], margin=dict(l=10, r=10, t=40, b=10))
+
+
+def calibration_figure(reports: list[dict], split: str = "test") -> go.Figure:
+    """Reliability diagram: observed FAKE share against mean predicted P(FAKE) per bin."""
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect",
+                               line=dict(dash="dot", color="grey")))
+    for r in reports:
+        rel = r["metrics"][split]["reliability"]
+        fig.add_trace(go.Scatter(x=rel["mean_predicted"], y=rel["observed_fake"],
+                                 mode="lines+markers",
+                                 name=f"{r['name']} (ECE {r['metrics'][split]['ece']:.3f})"))
+    fig.update_xaxes(title_text="mean predicted P(FAKE)", range=[0, 1])
+    fig.update_yaxes(title_text="observed share of FAKE", range=[0, 1])
+    return fig.update_layout(height=420, title="Reliability", margin=dict(l=10, r=10, t=40, b=10))
+
+
+def per_class_figure(reports: list[dict], split: str = "test") -> go.Figure:
+    """Accuracy per CIFAR class, one bar group per class."""
+    fig = go.Figure()
+    for r in reports:
+        per_class = r["metrics"][split]["per_class_accuracy"]
+        fig.add_trace(go.Bar(x=list(per_class), y=[100 * v for v in per_class.values()],
+                             name=r["name"]))
+    fig.update_yaxes(title_text="accuracy %")
+    return fig.update_layout(height=380, barmode="group", **_LAYOUT)
+
+
+def history_figure(report: dict) -> go.Figure | None:
+    """Loss and accuracy per epoch (train and validation); None for models without epochs."""
+    history = report.get("training", {}).get("history", {})
+    if "loss" not in history:
+        return None
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for col, metric in enumerate(("loss", "accuracy"), start=1):
+        for prefix, dash in (("", "solid"), ("val_", "dash")):
+            if prefix + metric in history:
+                fig.add_trace(go.Scatter(x=epochs, y=history[prefix + metric], mode="lines+markers",
+                                         name=("validation " if prefix else "train ") + metric,
+                                         line=dict(dash=dash)), row=1, col=col)
+    best = history.get("best_epoch")
+    if best:
+        for col in (1, 2):
+            fig.add_vline(x=best, line=dict(color="grey", dash="dot"), row=1, col=col)
+    fig.update_xaxes(title_text="epoch")
+    return fig.update_layout(height=330, title=f"{report['name']}: training (dotted line: best "
+                             "epoch, restored)", **_LAYOUT)
+
+
+def pca_sweep_figure(sweep: dict) -> go.Figure:
+    """Test accuracy against the number of principal components kept."""
+    rows = sweep["rows"]
+    fig = go.Figure(go.Scatter(x=[r["components"] for r in rows],
+                               y=[100 * r["test_accuracy"] for r in rows], mode="lines+markers",
+                               name="ours"))
+    if "reference" in sweep:
+        ref = sweep["reference"]
+        fig.add_trace(go.Scatter(x=ref["components"], y=[100 * a for a in ref["test_accuracy"]],
+                                 mode="lines+markers", name="reference study",
+                                 line=dict(dash="dash")))
+    fig.update_xaxes(type="log", title_text="principal components kept")
+    fig.update_yaxes(title_text="test accuracy %")
+    return fig.update_layout(height=360, title=sweep.get("title", "PCA sweep"), **_LAYOUT)
+
+
+def agreement_matrix(scores: dict[str, np.ndarray], thresholds: dict[str, float]) -> pd.DataFrame:
+    """Share of test images on which each pair of models gives the same verdict."""
+    names = list(scores)
+    verdicts = {n: np.asarray(scores[n]) >= thresholds[n] for n in names}
+    return pd.DataFrame([[float((verdicts[a] == verdicts[b]).mean()) for b in names]
+                         for a in names], index=names, columns=names)
+
+
+def agreement_figure(matrix: pd.DataFrame) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=100 * matrix.values, x=matrix.columns, y=matrix.index,
+                               colorscale="Viridis", texttemplate="%{z:.1f}",
+                               hovertemplate="%{y} vs %{x}: %{z:.2f}% same verdict<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    return fig.update_layout(height=120 + 40 * len(matrix), margin=dict(l=10, r=10, t=10, b=10))
+
+
+def ensemble_scores(scores: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
+    """Averaging ensemble: the mean P(FAKE) of the named models."""
+    return np.mean([np.asarray(scores[n], dtype=np.float64) for n in names], axis=0)
+
+
+def ensemble_report(scores: dict, names: list[str], labels, classes, leakfree) -> dict:
+    """Metrics of the averaging ensemble at threshold 0.5, on test and leak-free test."""
+    p = ensemble_scores(scores, names)
+    labels, classes, leakfree = map(np.asarray, (labels, classes, leakfree))
+    keep = leakfree.astype(bool)
+    return {
+        "test": score_report(labels, p, classes, threshold=0.5),
+        "leakfree_test": score_report(labels[keep], p[keep], classes[keep], threshold=0.5),
+    }
+
+
+def mistakes(scores: np.ndarray, labels: np.ndarray, threshold: float, *, cell=None,
+             limit: int = 48) -> np.ndarray:
+    """Test positions in a confusion cell ``(true, predicted)`` (0 REAL / 1 FAKE), most
+    confident first; ``cell=None`` gives the most confident mistakes of either kind."""
+    scores, labels = np.asarray(scores), np.asarray(labels)
+    predicted = (scores >= threshold).astype(int)
+    if cell is None:
+        mask = predicted != labels
+    else:
+        mask = (labels == cell[0]) & (predicted == cell[1])
+    idx = np.flatnonzero(mask)
+    confidence = np.abs(scores[idx] - threshold)
+    return idx[np.argsort(-confidence, kind="stable")][:limit]
+

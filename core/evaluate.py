@@ -1,0 +1,170 @@
+"""The evaluation harness: every model scored the same way on the test and leak-free test sets.
+
+    python -m core.evaluate NAME [NAME ...] | --all [--data PATH]
+
+Writes the ``metrics`` and ``speed`` of each model's report and ``models/leaderboard.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core.artifacts import MODELS_DIR, list_reports, load_predictor, read_report, write_report
+from core.dataset import Dataset
+from core.files import write_atomic
+from core.metrics import score_report
+from core.quality import leakfree_test_mask
+
+__all__ = [
+    "LEADERBOARD_KEYS",
+    "evaluate_model",
+    "hardware",
+    "read_test_scores",
+    "write_leaderboard",
+]
+
+LEADERBOARD_KEYS = ("name", "family", "params", "file_mb", "test_accuracy", "test_auroc",
+                    "leakfree_accuracy", "threshold", "train_seconds", "images_per_second")
+SPEED_SAMPLE = 4096
+
+
+def evaluate_model(name: str, dataset: Dataset, *, models_dir: str | os.PathLike = MODELS_DIR,
+                   progress=None) -> dict:
+    """Score model ``name`` on the test and leak-free test sets of ``dataset`` at 0.5 and at
+    the validation-chosen threshold, time it, and save the updated report."""
+    report = read_report(name, models_dir)
+    predictor = load_predictor(name, models_dir)
+    if dataset.size != predictor.size:
+        raise ValueError(f"model {name!r} takes {predictor.size}x{predictor.size} images, the "
+                         f"dataset was loaded at {dataset.size}x{dataset.size} (use --size)")
+    test = dataset.splits == 1
+    leakfree = leakfree_test_mask(dataset.hashes, dataset.splits)
+    p_fake = predictor.predict(dataset.images[test])
+    y, classes = dataset.labels[test], dataset.classes[test]
+    in_leakfree = leakfree[test]
+    threshold = float(report["threshold"])
+    report["metrics"] = {
+        "test": score_report(y, p_fake, classes, threshold=threshold),
+        "leakfree_test": score_report(y[in_leakfree], p_fake[in_leakfree],
+                                      classes[in_leakfree], threshold=threshold),
+    }
+    sample = dataset.images[test][:SPEED_SAMPLE]
+    start = time.perf_counter()
+    predictor.predict(sample)
+    batched = len(sample) / (time.perf_counter() - start)
+    report["speed"] = {
+        "images_per_second": round(batched, 1),
+        "single_image_ms": round(predictor.latency_ms(sample[0]), 3),
+        "hardware": hardware(),
+    }
+    report["evaluated_on"] = {"fingerprint": dataset.fingerprint, "n_test": int(test.sum()),
+                              "n_leakfree_test": int(leakfree.sum())}
+    write_report(report, models_dir)
+    _write_test_scores(name, p_fake, dataset, models_dir)
+    write_leaderboard(models_dir)
+    return report
+
+
+def read_test_scores(models_dir: str | os.PathLike = MODELS_DIR) -> dict | None:
+    """Every evaluated model's P(FAKE) on the test set (``scores``: name -> list), with the test
+    images' ``paths``, ``labels``, ``classes`` and ``leakfree`` flags, in test-row order; None
+    before any evaluation."""
+    path = Path(models_dir) / "test_scores.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _write_test_scores(name: str, p_fake: np.ndarray, dataset: Dataset, models_dir) -> None:
+    """Add one model's test scores to ``models/test_scores.json`` (numbers and file names only),
+    so agreement, ensembles and drill-downs work without re-running every model."""
+    test = dataset.splits == 1
+    current = read_test_scores(models_dir)
+    if current is None or current.get("fingerprint") != dataset.fingerprint:
+        current = {
+            "fingerprint": dataset.fingerprint,
+            "paths": dataset.paths[test].tolist(),
+            "labels": dataset.labels[test].tolist(),
+            "classes": dataset.classes[test].tolist(),
+            "leakfree": leakfree_test_mask(dataset.hashes, dataset.splits)[test].astype(int).tolist(),
+            "scores": {},
+        }
+    current["scores"][name] = np.round(p_fake.astype(np.float64), 4).tolist()
+    write_atomic(Path(models_dir) / "test_scores.json", json.dumps(current, separators=(",", ":")))
+
+
+def write_leaderboard(models_dir: str | os.PathLike = MODELS_DIR) -> Path:
+    """``models/leaderboard.json``: one row per evaluated model, best test accuracy first."""
+    rows = []
+    for report in list_reports(models_dir):
+        metrics = report.get("metrics")
+        if not metrics:
+            continue
+        rows.append({
+            "name": report["name"],
+            "family": report["family"],
+            "params": report.get("params"),
+            "file_mb": report.get("file_mb"),
+            "test_accuracy": metrics["test"]["at_threshold"]["accuracy"],
+            "test_accuracy_at_0.5": metrics["test"]["at_0.5"]["accuracy"],
+            "test_auroc": metrics["test"]["roc_auc"],
+            "leakfree_accuracy": metrics["leakfree_test"]["at_threshold"]["accuracy"],
+            "leakfree_auroc": metrics["leakfree_test"]["roc_auc"],
+            "threshold": report["threshold"],
+            "train_seconds": report.get("training", {}).get("seconds"),
+            "images_per_second": report.get("speed", {}).get("images_per_second"),
+            "single_image_ms": report.get("speed", {}).get("single_image_ms"),
+            "reference_accuracy": report.get("reference", {}).get("test_accuracy"),
+        })
+    rows.sort(key=lambda r: -r["test_accuracy"])
+    return write_atomic(Path(models_dir) / "leaderboard.json", json.dumps(rows, indent=1))
+
+
+def hardware() -> str:
+    """This machine's processor and core count, for reports."""
+    import platform
+
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.__main__ import progress_bar
+    from core.dataset import load_dataset
+    from core.errors import DataError
+    from core.sources import resolve_source
+
+    parser = argparse.ArgumentParser(prog="python -m core.evaluate",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="model names (files in models/)")
+    parser.add_argument("--all", action="store_true", help="every model in models/")
+    parser.add_argument("--data", help="CIFAKE zip or folder")
+    parser.add_argument("--models", default=str(MODELS_DIR), help="models folder")
+    args = parser.parse_args(argv)
+    names = [r["name"] for r in list_reports(args.models)] if args.all else args.names
+    if not names:
+        parser.error("name at least one model, or --all")
+    try:
+        with progress_bar("Loading") as progress:
+            dataset = load_dataset(resolve_source(args.data), progress=progress)
+        from tqdm import tqdm
+
+        for name in tqdm(names, desc="Evaluating", file=sys.stderr):
+            report = evaluate_model(name, dataset, models_dir=args.models)
+            test, leak = report["metrics"]["test"], report["metrics"]["leakfree_test"]
+            tqdm.write(f"{name:<16} test acc {test['at_threshold']['accuracy']:.4f} "
+                       f"(at 0.5: {test['at_0.5']['accuracy']:.4f})  AUROC {test['roc_auc']:.4f}  "
+                       f"leak-free acc {leak['at_threshold']['accuracy']:.4f}  "
+                       f"{report['speed']['images_per_second']:.0f} img/s")
+    except (DataError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""Train a model on CIFAKE (or any REAL/FAKE folder) and write it with its report.
+
+    python -m core.train MODEL [--data PATH] [--epochs N] [--batch-size N] [--augment flip crop ...]
+                         [--out DIR] [--size S] [--weights FILE] [--limit N] [--name NAME]
+
+MODEL is a Keras model (``core.deep.BUILDERS``), a keras.applications backbone
+(``core.deep.BACKBONES``) or a classical model (``core.classical.CLASSICAL``). Training uses the
+train split with a fixed, seeded, stratified 90/10 train/validation split; early stopping on
+validation loss restores the best epoch; the validation set also chooses the decision threshold.
+The model is then evaluated by the shared harness (``core.evaluate``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.artifacts import MODELS_DIR, save_keras, save_sklearn, sha256, write_report
+from core.augment import AUGMENTATIONS, augment_batch
+from core.classical import CLASSICAL, flatten
+from core.dataset import Dataset
+from core.evaluate import evaluate_model, hardware
+from core.metrics import choose_threshold, score_report
+from core.references import MODEL_REFERENCES, REFERENCES
+from core.sources import stratified_split
+
+__all__ = ["TrainConfig", "train_val_rows", "train"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved in the model's report)."""
+
+    model: str
+    name: str = ""
+    epochs: int = 30
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    augment: tuple[str, ...] = ()
+    patience: int = 5
+    seed: int = 0
+    val_fraction: float = 0.1
+    limit: int | None = None  # use at most this many training images (tests, quick trials)
+    weights: str | None = None
+    mixed_precision: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.name = self.name or self.model
+        self.augment = tuple(self.augment)
+
+
+def train_val_rows(dataset: Dataset, *, val_fraction: float = 0.1, seed: int = 0,
+                   limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of the training and validation images: a seeded split of the train split
+    stratified by label and class; ``limit`` keeps a stratified subset of both."""
+    rows = np.flatnonzero(dataset.splits == 0)
+    if limit is not None and limit < len(rows):
+        keep = stratified_split(dataset.labels[rows], dataset.classes[rows],
+                                limit / len(rows), seed=seed + 1)
+        rows = rows[keep]
+    is_val = stratified_split(dataset.labels[rows], dataset.classes[rows], val_fraction, seed=seed)
+    return rows[~is_val], rows[is_val]
+
+
+def train(config: TrainConfig, dataset: Dataset, *,
+          models_dir: str | os.PathLike = MODELS_DIR, verbose: int = 1) -> dict:
+    """Train, save the model and its report atomically, evaluate it; returns the report."""
+    train_rows, val_rows = train_val_rows(dataset, val_fraction=config.val_fraction,
+                                          seed=config.seed, limit=config.limit)
+    start = time.perf_counter()
+    if config.model in CLASSICAL:
+        path, family, params, history, p_val = _train_classical(config, dataset, train_rows,
+                                                                val_rows, models_dir)
+    else:
+        path, family, params, history, p_val = _train_keras(config, dataset, train_rows,
+                                                            val_rows, models_dir, verbose)
+    seconds = time.perf_counter() - start
+    y_val = dataset.labels[val_rows]
+    threshold = choose_threshold(y_val, p_val)
+    val = score_report(y_val, p_val, dataset.classes[val_rows], threshold=threshold)
+    reference = MODEL_REFERENCES.get(config.model)
+    report = {
+        "name": config.name,
+        "family": family,
+        "architecture": config.model,
+        "params": params,
+        "file": path.name,
+        "file_mb": round(path.stat().st_size / 2**20, 3),
+        "sha256": sha256(path),
+        "input_size": dataset.size,
+        "data": {"source": Path(dataset.source).name, "fingerprint": dataset.fingerprint},
+        "split": {"seed": config.seed, "val_fraction": config.val_fraction,
+                  "n_train": int(len(train_rows)), "n_val": int(len(val_rows))},
+        "training": {**{k: v for k, v in asdict(config).items() if k not in ("name", "notes")},
+                     "history": history, "seconds": round(seconds, 1),
+                     "hardware": hardware(), "command": " ".join(["python -m core.train"] + sys.argv[1:])},
+        "notes": config.notes + ([CLASSICAL[config.model].notes] if config.model in CLASSICAL else []),
+        "threshold": threshold,
+        "validation": {"accuracy": val["at_threshold"]["accuracy"], "roc_auc": val["roc_auc"]},
+        "reference": ({"test_accuracy": REFERENCES[reference][0], "source": REFERENCES[reference][1]}
+                      if reference else None),
+    }
+    write_report(report, models_dir)
+    return evaluate_model(config.name, dataset, models_dir=models_dir)
+
+
+def _train_classical(config, dataset, train_rows, val_rows, models_dir):
+    spec = CLASSICAL[config.model]
+    rows = train_rows
+    if spec.max_train is not None and len(rows) > spec.max_train:
+        keep = stratified_split(dataset.labels[rows], dataset.classes[rows],
+                                spec.max_train / len(rows), seed=config.seed + 2)
+        rows = rows[keep]
+    model = spec.build(config.seed)
+    model.fit(flatten(dataset.images[rows]), dataset.labels[rows])
+    p_val = model.predict_proba(flatten(dataset.images[val_rows]))[:, 1]
+    path = save_sklearn(model, Path(models_dir) / f"{config.name}.skops")
+    history = {"n_fit": int(len(rows))}
+    return path, "classical", None, history, p_val
+
+
+def _batches(images, labels, batch_size, augment, seed):
+    """Shuffled, optionally augmented float32 batches of a uint8 image array (a Keras
+    ``PyDataset``, defined here so that Keras loads only when training)."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(images))
+
+        def __len__(self):
+            return math.ceil(len(images) / batch_size)
+
+        def __getitem__(self, i):
+            idx = np.sort(self.order[i * batch_size:(i + 1) * batch_size])
+            x = images[idx]
+            if augment:
+                x = augment_batch(x, augment, self.rng)
+            return x.astype(np.float32), labels[idx].astype(np.float32)
+
+        def on_epoch_end(self):
+            self.order = self.rng.permutation(len(images))
+
+    return Batches()
+
+
+def _train_keras(config, dataset, train_rows, val_rows, models_dir, verbose):
+    import keras
+
+    from core.deep import BACKBONES, build_model
+
+    keras.utils.set_random_seed(config.seed)
+    shape = (dataset.size, dataset.size, 3)
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        with _strategy_scope():
+            model = build_model(config.model, shape, config.weights)
+            steps = math.ceil(len(train_rows) / config.batch_size)
+            schedule = keras.optimizers.schedules.CosineDecay(
+                config.learning_rate / 10, decay_steps=steps * config.epochs,
+                warmup_target=config.learning_rate, warmup_steps=steps)
+            model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=5e-4),
+                          loss="binary_crossentropy", metrics=["accuracy"])
+        x_val = dataset.images[val_rows].astype(np.float32)
+        y_val = dataset.labels[val_rows].astype(np.float32)
+        fit = model.fit(
+            _batches(dataset.images[train_rows], dataset.labels[train_rows], config.batch_size,
+                     config.augment, config.seed),
+            validation_data=(x_val, y_val), epochs=config.epochs, verbose=verbose,
+            callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
+                                                     restore_best_weights=True)],
+        )
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    if config.mixed_precision:  # saved models are float32 (Grad-CAM needs it)
+        weights = model.get_weights()
+        model = build_model(config.model, shape)
+        model.set_weights(weights)
+    p_val = np.asarray(model.predict(x_val, batch_size=1024, verbose=0)).reshape(-1)
+    path = save_keras(model, Path(models_dir) / f"{config.name}.keras")
+    history = {k: [round(float(v), 5) for v in vals] for k, vals in fit.history.items()}
+    history["best_epoch"] = int(np.argmin(fit.history["val_loss"])) + 1
+    family = "transfer" if config.model in BACKBONES else "cnn"
+    return path, family, int(model.count_params()), history, p_val
+
+
+def _strategy_scope():
+    """A ``tf.distribute.MirroredStrategy`` scope when several GPUs are visible to TensorFlow,
+    otherwise a no-op."""
+    import contextlib
+
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if len(tf.config.list_physical_devices("GPU")) > 1:
+            return tf.distribute.MirroredStrategy().scope()
+    return contextlib.nullcontext()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.__main__ import progress_bar
+    from core.dataset import DEFAULT_SIZE, load_dataset
+    from core.deep import BACKBONES, BUILDERS
+    from core.errors import DataError
+    from core.sources import resolve_source
+
+    choices = list(BUILDERS) + list(BACKBONES) + list(CLASSICAL)
+    parser = argparse.ArgumentParser(prog="python -m core.train",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=choices, metavar="MODEL", help=", ".join(choices))
+    parser.add_argument("--data", help="CIFAKE zip or any folder with REAL/ and FAKE/")
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
+    parser.add_argument("--augment", nargs="*", default=[], choices=AUGMENTATIONS)
+    parser.add_argument("--patience", type=int, default=TrainConfig.patience)
+    parser.add_argument("--out", default=str(MODELS_DIR), help="folder for the model and report")
+    parser.add_argument("--size", type=int, default=DEFAULT_SIZE)
+    parser.add_argument("--weights", help="local weights file for a backbone")
+    parser.add_argument("--limit", type=int, help="train on at most N images (quick trials)")
+    parser.add_argument("--name", default="", help="artifact name (default: MODEL)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="train in bfloat16 (fast on CPUs with AMX); saved in float32")
+    args = parser.parse_args(argv)
+    config = TrainConfig(
+        model=args.model, name=args.name, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, augment=tuple(args.augment), patience=args.patience,
+        seed=args.seed, limit=args.limit, weights=args.weights,
+        mixed_precision=args.mixed_precision,
+    )
+    try:
+        with progress_bar("Loading") as progress:
+            dataset = load_dataset(resolve_source(args.data), size=args.size, progress=progress)
+        report = train(config, dataset, models_dir=args.out)
+    except (DataError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    test = report["metrics"]["test"]
+    print(f"{report['name']}: test accuracy {test['at_threshold']['accuracy']:.4f} "
+          f"(threshold {report['threshold']:.3f}), AUROC {test['roc_auc']:.4f}, leak-free "
+          f"accuracy {report['metrics']['leakfree_test']['at_threshold']['accuracy']:.4f}; "
+          f"trained in {report['training']['seconds']:.0f} s -> {Path(args.out) / report['file']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

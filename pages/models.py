@@ -1,0 +1,165 @@
+"""Model comparison: leaderboard, curves, confusion matrices, calibration, per-class accuracy,
+training curves, PCA sweep, agreement and ensembles, and a drill-down into test images."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import compare
+from core.sources import CLASS_NAMES, LABELS
+from pages import _ui
+
+st.title("Model comparison")
+st.markdown(
+    "Every model was trained on CIFAKE's train split (seeded 90/10 train/validation split) by "
+    "`python -m core.train` and scored by one harness, `python -m core.evaluate`, on the 20,000 "
+    "test images and on the **leak-free** test set (test minus the images that also occur in "
+    "train). Verdicts use each model's threshold chosen on validation data."
+)
+
+reports = _ui.model_reports()
+if not reports:
+    st.warning("No evaluated models in `models/` yet. Train one with "
+               "`python -m core.train reference_cnn` and evaluate with `python -m core.evaluate --all`.")
+    st.stop()
+
+board = compare.leaderboard_frame(reports)
+st.subheader("Leaderboard")
+st.dataframe(
+    board, hide_index=True,
+    column_config={
+        "test acc %": st.column_config.NumberColumn(format="%.2f"),
+        "leak-free acc %": st.column_config.NumberColumn(format="%.2f"),
+        "test acc @0.5 %": st.column_config.NumberColumn(format="%.2f"),
+        "reference acc %": st.column_config.NumberColumn(format="%.1f"),
+        "AUROC": st.column_config.NumberColumn(format="%.4f"),
+        "ECE": st.column_config.NumberColumn(format="%.3f"),
+        "threshold": st.column_config.NumberColumn(format="%.3f"),
+        "params": st.column_config.NumberColumn(format="%d"),
+        "file MB": st.column_config.NumberColumn(format="%.2f"),
+        "train s": st.column_config.NumberColumn(format="%.0f"),
+        "images/s": st.column_config.NumberColumn(format="%.0f"),
+        "1 image ms": st.column_config.NumberColumn(format="%.2f"),
+    },
+)
+with st.expander("Published CIFAKE results we compare with"):
+    st.dataframe(compare.references_frame(), hide_index=True,
+                 column_config={"test acc %": st.column_config.NumberColumn(format="%.2f")})
+
+by_name = {r["name"]: r for r in reports}
+names = list(board["model"])
+chosen = st.multiselect("Models to compare", names, default=names[:5], key="models_chosen")
+split = st.segmented_control("Test set", ["test", "leakfree_test"], default="test",
+                             format_func={"test": "Test (20,000)", "leakfree_test": "Leak-free test"}.get,
+                             key="models_split") or "test"
+selected = [by_name[n] for n in chosen]
+if not selected:
+    st.info("Choose at least one model.")
+    st.stop()
+
+tab_curves, tab_confusion, tab_class, tab_training, tab_sweep, tab_agree, tab_drill = st.tabs([
+    "ROC & PR", "Confusion & calibration", "Per class", "Training", "PCA sweep",
+    "Agreement & ensemble", "Drill-down",
+])
+
+with tab_curves:
+    st.markdown("**ROC**: how many fakes a model catches (up) for each share of real images it "
+                "wrongly flags (right); the area under it (AUROC, in the legend) is 1 for a "
+                "perfect ranking and 0.5 for a coin flip. **Precision-recall**: of the images "
+                "called FAKE, how many are (up), as more fakes are caught (right).")
+    left, right = st.columns(2)
+    left.plotly_chart(compare.curves_figure(selected, "roc", split), key="roc")
+    right.plotly_chart(compare.curves_figure(selected, "pr", split), key="pr")
+
+with tab_confusion:
+    st.markdown("**Confusion matrices** at each model's validation threshold: rows are the "
+                "truth, columns the verdict, with counts and the share of each true class.")
+    cols = st.columns(min(len(selected), 3))
+    for i, report in enumerate(selected):
+        cols[i % len(cols)].plotly_chart(compare.confusion_figure(report, split),
+                                         key=f"cm_{report['name']}")
+    st.markdown("**Reliability**: when a model says P(FAKE) = 0.8, are 80 % of those images "
+                "fake? Points on the diagonal mean honest probabilities; the expected "
+                "calibration error (ECE) is the average gap.")
+    st.plotly_chart(compare.calibration_figure(selected, split), key="calibration")
+
+with tab_class:
+    st.markdown("**Accuracy per CIFAR class**: some classes are easier to fake convincingly.")
+    st.plotly_chart(compare.per_class_figure(selected, split), key="per_class")
+
+with tab_training:
+    shown = False
+    for report in selected:
+        figure = compare.history_figure(report)
+        if figure is not None:
+            st.plotly_chart(figure, key=f"history_{report['name']}")
+            shown = True
+        else:
+            st.caption(f"{report['name']}: {' '.join(report.get('notes', [])) or 'no epochs'}")
+    if not shown:
+        st.info("The chosen models are not trained in epochs (classical models).")
+
+with tab_sweep:
+    sweep = _ui.pca_sweep()
+    if sweep is None:
+        st.info("No PCA sweep yet: run `python -m core.classical sweep`.")
+    else:
+        st.markdown("**PCA sweep**: logistic regression on the first *k* principal components "
+                    "of the pixels. Few components keep only coarse colour and layout; the "
+                    "reference study went from 71.4 % at 10 to 81.4 % at 1,024.")
+        st.plotly_chart(compare.pca_sweep_figure(sweep), key="sweep")
+
+scores_file = _ui.test_scores()
+with tab_agree:
+    if scores_file is None:
+        st.info("No test scores yet: run `python -m core.evaluate --all`.")
+    else:
+        available = [n for n in chosen if n in scores_file["scores"]]
+        scores = {n: np.asarray(scores_file["scores"][n]) for n in available}
+        thresholds = {n: by_name[n]["threshold"] for n in available}
+        st.markdown("**Agreement**: the share of test images on which two models give the same "
+                    "verdict. Models that disagree often make different mistakes, so averaging "
+                    "them can help.")
+        st.plotly_chart(compare.agreement_figure(compare.agreement_matrix(scores, thresholds)),
+                        key="agreement")
+        members = st.multiselect("Ensemble members (average of P(FAKE), threshold 0.5)",
+                                 available, default=available[:3], key="ensemble")
+        if members:
+            ens = compare.ensemble_report(scores_file["scores"], members, scores_file["labels"],
+                                          scores_file["classes"], scores_file["leakfree"])
+            c1, c2, c3 = st.columns(3)
+            c1.metric("Ensemble test accuracy", f"{100 * ens['test']['at_0.5']['accuracy']:.2f} %")
+            c2.metric("Leak-free accuracy", f"{100 * ens['leakfree_test']['at_0.5']['accuracy']:.2f} %")
+            c3.metric("AUROC", f"{ens['test']['roc_auc']:.4f}")
+
+with tab_drill:
+    if scores_file is None:
+        st.info("No test scores yet: run `python -m core.evaluate --all`.")
+    else:
+        c1, c2 = st.columns(2)
+        name = c1.selectbox("Model", [n for n in chosen if n in scores_file["scores"]],
+                            key="drill_model")
+        cells = {"most confident mistakes": None, "REAL called FAKE": (0, 1),
+                 "FAKE called REAL": (1, 0), "REAL called REAL": (0, 0), "FAKE called FAKE": (1, 1)}
+        cell_name = c2.selectbox("Confusion cell", list(cells), key="drill_cell")
+        if name:
+            p = np.asarray(scores_file["scores"][name])
+            positions = compare.mistakes(p, np.asarray(scores_file["labels"]),
+                                         by_name[name]["threshold"], cell=cells[cell_name])
+            st.caption(f"{len(positions)} images shown, most confident first "
+                       f"(P(FAKE), threshold {by_name[name]['threshold']:.3f}).")
+            paths = [scores_file["paths"][i] for i in positions]
+            loaded = _ui.loaded_dataset() if _ui.source()[0] is not None else None
+            if loaded is None:
+                st.dataframe(pd.DataFrame({
+                    "file": paths, "P(FAKE)": p[positions],
+                    "true": [LABELS[scores_file["labels"][i]] for i in positions],
+                    "class": [CLASS_NAMES[scores_file["classes"][i]] for i in positions],
+                }), hide_index=True)
+                st.info("Images need the CIFAKE dataset (see the Home page).")
+            else:
+                dataset = loaded[0]
+                rows = dataset.rows_of(paths)
+                _ui.image_grid([dataset.images[r] for r in rows if r >= 0],
+                               [f"{LABELS[dataset.labels[r]]} · P={p[i]:.3f}"
+                                for r, i in zip(rows, positions) if r >= 0])
