@@ -51,11 +51,33 @@ def bench_data(path: Path) -> None:
         emit(f"embedding_{method}_2000_s", seconds, "s")
 
 
+def bench_models(path: Path) -> None:
+    """Every shipped model: training time (from its report), batched images/s and single-image
+    latency (compiled call) measured now on test images."""
+    from core.artifacts import list_reports, load_predictor
+
+    dataset = load_dataset(path)
+    test_images = dataset.images[dataset.splits == 1][:4096]
+    for report in list_reports():
+        name = report["name"]
+        predictor = load_predictor(name)
+        predictor.predict(test_images[:256])  # warm-up
+        _, seconds = timed(lambda p=predictor: p.predict(test_images))
+        emit(f"train_seconds_{name}", report.get("training", {}).get("seconds", 0.0), "s")
+        emit(f"images_per_second_{name}", len(test_images) / seconds, "images/s")
+        emit(f"single_image_ms_{name}", predictor.latency_ms(test_images[0]), "ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="CIFAKE zip or folder (default: as the app finds it)")
+    parser.add_argument("--only", choices=["data", "models"], help="run one group only")
     args = parser.parse_args()
-    bench_data(resolve_source(args.data))
+    path = resolve_source(args.data)
+    if args.only in (None, "data"):
+        bench_data(path)
+    if args.only in (None, "models"):
+        bench_models(path)
 
 
 if __name__ == "__main__":

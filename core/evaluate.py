@@ -134,7 +134,7 @@ def hardware() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from core.__main__ import progress_bar
-    from core.dataset import load_dataset
+    from core.dataset import DEFAULT_SIZE, load_dataset
     from core.errors import DataError
     from core.sources import resolve_source
 
@@ -144,13 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="every model in models/")
     parser.add_argument("--data", help="CIFAKE zip or folder")
     parser.add_argument("--models", default=str(MODELS_DIR), help="models folder")
+    parser.add_argument("--size", type=int, default=DEFAULT_SIZE,
+                        help="image size the models take (as trained with --size)")
     args = parser.parse_args(argv)
     names = [r["name"] for r in list_reports(args.models)] if args.all else args.names
     if not names:
         parser.error("name at least one model, or --all")
     try:
         with progress_bar("Loading") as progress:
-            dataset = load_dataset(resolve_source(args.data), progress=progress)
+            dataset = load_dataset(resolve_source(args.data), size=args.size, progress=progress)
         from tqdm import tqdm
 
         for name in tqdm(names, desc="Evaluating", file=sys.stderr):

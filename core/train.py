@@ -67,6 +67,10 @@ def train_val_rows(dataset: Dataset, *, val_fraction: float = 0.1, seed: int = 0
                                 limit / len(rows), seed=seed + 1)
         rows = rows[keep]
     is_val = stratified_split(dataset.labels[rows], dataset.classes[rows], val_fraction, seed=seed)
+    if is_val.all() or not is_val.any():
+        raise ValueError(f"{len(rows):,} training images cannot be split into training and "
+                         f"validation sets ({val_fraction:.0%} of each label and class); "
+                         "use more training images (a larger --limit)")
     return rows[~is_val], rows[is_val]
 
 

@@ -37,6 +37,15 @@ VIEWS = [
         ("Embedding map", "Embedding map", "dataset-embedding"),
         ("lasso", "selected", "dataset-embedding-selection"),
     ]),
+    ("models", [
+        ("ROC & PR", "Leaderboard", "models-curves"),
+        ("Confusion & calibration", "Reliability", "models-confusion"),
+        ("Per class", "Accuracy per CIFAR class", "models-per-class"),
+        ("Training", "Model comparison", "models-training"),
+        ("PCA sweep", "Model comparison", "models-sweep"),
+        ("Agreement & ensemble", "Agreement", "models-agreement"),
+        ("Drill-down", "Confusion cell", "models-drilldown"),
+    ]),
 ]
 
 

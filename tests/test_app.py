@@ -141,3 +141,24 @@ def test_home_and_dataset_with_real_cifake(cifake_zip):
     assert metrics(at)["Test images leaked from train"] == "378"
     assert len(at.get("image")) >= 48
     assert len(at.get("plotly_chart")) == 12
+
+
+def test_model_comparison_page_shows_the_committed_leaderboard(tmp_path):
+    leaderboard = json.loads((ROOT / "models" / "leaderboard.json").read_text())
+    at = app(str(tmp_path)).run()
+    at.switch_page("pages/models.py")
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["model"]) == [row["name"] for row in leaderboard]
+    for row in leaderboard:
+        shown = table.loc[table["model"] == row["name"]].iloc[0]
+        assert shown["test acc %"] == pytest.approx(100 * row["test_accuracy"])
+        assert shown["leak-free acc %"] == pytest.approx(100 * row["leakfree_accuracy"])
+        assert shown["AUROC"] == pytest.approx(row["test_auroc"])
+    # ROC and PR curves, confusion matrices, reliability and per-class charts are drawn
+    assert len(at.get("plotly_chart")) >= 5
+    at.multiselect(key="models_chosen").set_value([leaderboard[0]["name"]]).run()
+    assert not at.exception
+    roc = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert roc["data"][0]["name"].startswith(leaderboard[0]["name"])
