@@ -30,6 +30,20 @@ KAGGLE_URL = "https://www.kaggle.com/datasets/birdy654/cifake-real-and-ai-genera
 SIZES = (32, 64, 128)
 
 
+# ---------------------------------------------------------------- routing
+
+def ensure_router() -> None:
+    """Send a first request for a page URL (e.g. a reload of /dataset after a server restart)
+    through the router. Streamlit starts a server with a ``pages/`` folder in its old
+    folder-based mode and only leaves it once ``st.navigation`` has run, so such a request
+    would otherwise render the page alone, without the router's sidebar and page list."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 # ---------------------------------------------------------------- data source (sidebar)
 
 def sidebar() -> None:

@@ -11,6 +11,8 @@ from core.imageio import enlarge
 from core.sources import CLASS_NAMES, LABELS, SPLITS
 from pages import _ui
 
+_ui.ensure_router()
+
 st.title("Dataset")
 
 loaded = _ui.loaded_dataset()

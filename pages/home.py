@@ -5,6 +5,8 @@ import streamlit as st
 from core.sources import SPLITS
 from pages import _ui
 
+_ui.ensure_router()
+
 st.title("CIFAKE Explorer")
 st.markdown(
     """

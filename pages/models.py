@@ -9,6 +9,8 @@ from core import compare
 from core.sources import CLASS_NAMES, LABELS
 from pages import _ui
 
+_ui.ensure_router()
+
 st.title("Model comparison")
 st.markdown(
     "Every model was trained on CIFAKE's train split (seeded 90/10 train/validation split) by "
