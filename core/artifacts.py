@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from core.files import write_atomic
+from core.files import atomic_target, write_atomic
 from core.sources import REPO_ROOT
 
 __all__ = [
@@ -45,18 +44,9 @@ def sha256(path: str | os.PathLike) -> str:
 
 def save_keras(model, path: str | os.PathLike) -> Path:
     """Save a Keras model so that ``path`` is either the old file or the complete new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
-    os.close(fd)
-    try:
+    with atomic_target(path, suffix=".keras") as tmp:
         model.save(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def save_sklearn(estimator, path: str | os.PathLike) -> Path:

@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.evaluate import leaderboard_rows
 from core.metrics import score_report
 from core.references import REFERENCES
 
@@ -33,30 +34,26 @@ _LAYOUT = dict(margin=dict(l=10, r=10, t=60, b=10),
 
 
 def leaderboard_frame(reports: list[dict]) -> pd.DataFrame:
-    """One row per evaluated model, best test accuracy first (accuracies in %)."""
-    rows = []
-    for r in reports:
-        m = r.get("metrics")
-        if not m:
-            continue
-        rows.append({
-            "model": r["name"],
-            "family": r["family"],
-            "test acc %": 100 * m["test"]["at_threshold"]["accuracy"],
-            "leak-free acc %": 100 * m["leakfree_test"]["at_threshold"]["accuracy"],
-            "test acc @0.5 %": 100 * m["test"]["at_0.5"]["accuracy"],
-            "AUROC": m["test"]["roc_auc"],
-            "ECE": m["test"]["ece"],
-            "threshold": r["threshold"],
-            "reference acc %": (100 * r["reference"]["test_accuracy"]) if r.get("reference") else None,
-            "params": r.get("params"),
-            "file MB": r.get("file_mb"),
-            "train s": r.get("training", {}).get("seconds"),
-            "images/s": r.get("speed", {}).get("images_per_second"),
-            "1 image ms": r.get("speed", {}).get("single_image_ms"),
-        })
-    frame = pd.DataFrame(rows)
-    return frame.sort_values("test acc %", ascending=False, ignore_index=True) if rows else frame
+    """The leaderboard for display: one row per evaluated model, best test accuracy first,
+    accuracies in %."""
+    rows = leaderboard_rows(reports)
+    percent = lambda v: None if v is None else 100 * v  # noqa: E731
+    return pd.DataFrame([{
+        "model": r["name"],
+        "family": r["family"],
+        "test acc %": percent(r["test_accuracy"]),
+        "leak-free acc %": percent(r["leakfree_accuracy"]),
+        "test acc @0.5 %": percent(r["test_accuracy_at_0.5"]),
+        "AUROC": r["test_auroc"],
+        "ECE": r["test_ece"],
+        "threshold": r["threshold"],
+        "reference acc %": percent(r["reference_accuracy"]),
+        "params": r["params"],
+        "file MB": r["file_mb"],
+        "train s": r["train_seconds"],
+        "images/s": r["images_per_second"],
+        "1 image ms": r["single_image_ms"],
+    } for r in rows])
 
 
 def references_frame() -> pd.DataFrame:

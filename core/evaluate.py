@@ -26,6 +26,7 @@ __all__ = [
     "LEADERBOARD_KEYS",
     "evaluate_model",
     "hardware",
+    "leaderboard_rows",
     "read_test_scores",
     "write_leaderboard",
 ]
@@ -98,30 +99,38 @@ def _write_test_scores(name: str, p_fake: np.ndarray, dataset: Dataset, models_d
     write_atomic(Path(models_dir) / "test_scores.json", json.dumps(current, separators=(",", ":")))
 
 
-def write_leaderboard(models_dir: str | os.PathLike = MODELS_DIR) -> Path:
-    """``models/leaderboard.json``: one row per evaluated model, best test accuracy first."""
+def leaderboard_rows(reports: list[dict]) -> list[dict]:
+    """One summary row per evaluated report, best test accuracy first (accuracies at the
+    validation-chosen threshold, as fractions)."""
     rows = []
-    for report in list_reports(models_dir):
+    for report in reports:
         metrics = report.get("metrics")
         if not metrics:
             continue
+        test, leakfree = metrics["test"], metrics["leakfree_test"]
         rows.append({
             "name": report["name"],
             "family": report["family"],
             "params": report.get("params"),
             "file_mb": report.get("file_mb"),
-            "test_accuracy": metrics["test"]["at_threshold"]["accuracy"],
-            "test_accuracy_at_0.5": metrics["test"]["at_0.5"]["accuracy"],
-            "test_auroc": metrics["test"]["roc_auc"],
-            "leakfree_accuracy": metrics["leakfree_test"]["at_threshold"]["accuracy"],
-            "leakfree_auroc": metrics["leakfree_test"]["roc_auc"],
+            "test_accuracy": test["at_threshold"]["accuracy"],
+            "test_accuracy_at_0.5": test["at_0.5"]["accuracy"],
+            "test_auroc": test["roc_auc"],
+            "test_ece": test["ece"],
+            "leakfree_accuracy": leakfree["at_threshold"]["accuracy"],
+            "leakfree_auroc": leakfree["roc_auc"],
             "threshold": report["threshold"],
             "train_seconds": report.get("training", {}).get("seconds"),
             "images_per_second": report.get("speed", {}).get("images_per_second"),
             "single_image_ms": report.get("speed", {}).get("single_image_ms"),
-            "reference_accuracy": report.get("reference", {}).get("test_accuracy"),
+            "reference_accuracy": (report.get("reference") or {}).get("test_accuracy"),
         })
-    rows.sort(key=lambda r: -r["test_accuracy"])
+    return sorted(rows, key=lambda r: -r["test_accuracy"])
+
+
+def write_leaderboard(models_dir: str | os.PathLike = MODELS_DIR) -> Path:
+    """``models/leaderboard.json``: ``leaderboard_rows`` of every model in ``models_dir``."""
+    rows = leaderboard_rows(list_reports(models_dir))
     return write_atomic(Path(models_dir) / "leaderboard.json", json.dumps(rows, indent=1))
 
 

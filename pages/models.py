@@ -27,23 +27,12 @@ if not reports:
 
 board = compare.leaderboard_frame(reports)
 st.subheader("Leaderboard")
-st.dataframe(
-    board, hide_index=True,
-    column_config={
-        "test acc %": st.column_config.NumberColumn(format="%.2f"),
-        "leak-free acc %": st.column_config.NumberColumn(format="%.2f"),
-        "test acc @0.5 %": st.column_config.NumberColumn(format="%.2f"),
-        "reference acc %": st.column_config.NumberColumn(format="%.1f"),
-        "AUROC": st.column_config.NumberColumn(format="%.4f"),
-        "ECE": st.column_config.NumberColumn(format="%.3f"),
-        "threshold": st.column_config.NumberColumn(format="%.3f"),
-        "params": st.column_config.NumberColumn(format="%d"),
-        "file MB": st.column_config.NumberColumn(format="%.2f"),
-        "train s": st.column_config.NumberColumn(format="%.0f"),
-        "images/s": st.column_config.NumberColumn(format="%.0f"),
-        "1 image ms": st.column_config.NumberColumn(format="%.2f"),
-    },
-)
+FORMATS = {"test acc %": "%.2f", "leak-free acc %": "%.2f", "test acc @0.5 %": "%.2f",
+           "reference acc %": "%.1f", "AUROC": "%.4f", "ECE": "%.3f", "threshold": "%.3f",
+           "params": "%d", "file MB": "%.2f", "train s": "%.0f", "images/s": "%.0f",
+           "1 image ms": "%.2f"}
+st.dataframe(board, hide_index=True, column_config={
+    column: st.column_config.NumberColumn(format=fmt) for column, fmt in FORMATS.items()})
 with st.expander("Published CIFAKE results we compare with"):
     st.dataframe(compare.references_frame(), hide_index=True,
                  column_config={"test acc %": st.column_config.NumberColumn(format="%.2f")})
