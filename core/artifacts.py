@@ -114,11 +114,15 @@ class Predictor:
         if "_compiled" not in self.__dict__:
             import keras
 
-            call = lambda x: self.model(x, training=False)  # noqa: E731
+            model = self.model
+
+            def call(x):
+                return model(x, training=False)
+
             if keras.backend.backend() == "tensorflow":
                 import tensorflow as tf
 
-                call = tf.function(call, reduce_retracing=True)
+                call = tf.function(call, reduce_retracing=True, autograph=False)
             self.__dict__["_compiled"] = lambda batch: call(np.asarray(batch, dtype=np.float32))
         return self.__dict__["_compiled"]
 
@@ -128,7 +132,7 @@ class Predictor:
         import keras
 
         if "_features" not in self.__dict__:
-            self.__dict__["_features"] = keras.Model(self.model.inputs,
+            self.__dict__["_features"] = keras.Model(self.model.input,
                                                      self.model.get_layer("features").output)
         head = self.__dict__["_features"]
         parts = [np.asarray(head(images[s:s + batch_size].astype(np.float32), training=False))
