@@ -29,8 +29,8 @@ __all__ = [
     "references_frame",
 ]
 
-_LAYOUT = dict(margin=dict(l=10, r=10, t=60, b=10),
-               legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
+_LAYOUT = dict(margin=dict(l=10, r=10, t=90, b=10),
+               legend=dict(orientation="h", yanchor="bottom", y=1.12, xanchor="right", x=1))
 
 
 def leaderboard_frame(reports: list[dict]) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import threading
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from core.summary import (
     read_committed_stats,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 KAGGLE_URL = "https://www.kaggle.com/datasets/birdy654/cifake-real-and-ai-generated-synthetic-images"
 SIZES = (32, 64, 128)
 
@@ -33,15 +35,18 @@ SIZES = (32, 64, 128)
 # ---------------------------------------------------------------- routing
 
 def ensure_router() -> None:
-    """Send a first request for a page URL (e.g. a reload of /dataset after a server restart)
-    through the router. Streamlit starts a server with a ``pages/`` folder in its old
-    folder-based mode and only leaves it once ``st.navigation`` has run, so such a request
-    would otherwise render the page alone, without the router's sidebar and page list."""
+    """Run a page through the router when Streamlit ran it alone.
+
+    Streamlit starts a server whose folder has ``pages/`` in its old folder-based mode and
+    leaves it only once ``st.navigation`` has run, so a first request for a page URL (a reload
+    of /dataset after a restart) would render the page without the router's sidebar and page
+    list. Then the router runs here (it renders this page) and the lone run stops.
+    """
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+        runpy.run_path(str(ROOT / "streamlit_app.py"))
+        st.stop()
 
 
 # ---------------------------------------------------------------- data source (sidebar)
