@@ -258,7 +258,11 @@ def register_model_spaces(dataset: Dataset) -> None:
     """Add every evaluated CNN's penultimate layer as an embedding space for this dataset."""
     for report in model_reports():
         if report["family"] != "classical" and report.get("input_size", 32) == dataset.size:
-            model = predictor(report["name"], report.get("sha256", ""))
+            try:
+                model = predictor(report["name"], report.get("sha256", ""))
+            except (OSError, ValueError) as exc:
+                st.warning(escape_markdown(f"Model {report['name']} cannot be loaded: {exc}"))
+                continue
             register_space(f"cnn-{report['name']}-{report.get('sha256', '')[:8]}",
                            f"CNN features: the penultimate layer of the trained model "
                            f"{report['name']}.",
