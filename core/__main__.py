@@ -9,25 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from contextlib import contextmanager
 
 from core.dataset import DEFAULT_SIZE, load_dataset
 from core.errors import DataError
+from core.progress import progress_bar
 from core.quality import duplicate_report
 from core.sources import SUMMARY_DIR, resolve_source
-
-
-@contextmanager
-def progress_bar(description: str):
-    """A tqdm bar on stderr driven by the core's ``progress(fraction, message)`` callbacks."""
-    from tqdm import tqdm
-
-    with tqdm(total=1000, desc=description, unit="‰", file=sys.stderr, leave=False,
-              bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}") as bar:
-        def update(fraction: float, message: str) -> None:
-            bar.set_description_str(message, refresh=False)
-            bar.update(max(0, round(fraction * 1000) - bar.n))
-        yield update
 
 
 def _load(args):

@@ -104,8 +104,9 @@ class Predictor:
 
     def _scores(self, batch: np.ndarray) -> np.ndarray:
         if self.family == "classical":
-            flat = batch.reshape(len(batch), -1).astype(np.float32) / 255
-            return self.model.predict_proba(flat)[:, 1]
+            from core.classical import flatten
+
+            return self.model.predict_proba(flatten(batch))[:, 1]
         return np.asarray(self._call(batch)).reshape(-1)
 
     @property

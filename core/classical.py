@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     import json
     import sys
 
-    from core.__main__ import progress_bar
+    from core.progress import progress_bar
     from core.artifacts import MODELS_DIR
     from core.dataset import load_dataset
     from core.errors import DataError

@@ -36,8 +36,8 @@ LEADERBOARD_KEYS = ("name", "family", "params", "file_mb", "test_accuracy", "tes
 SPEED_SAMPLE = 4096
 
 
-def evaluate_model(name: str, dataset: Dataset, *, models_dir: str | os.PathLike = MODELS_DIR,
-                   progress=None) -> dict:
+def evaluate_model(name: str, dataset: Dataset, *,
+                   models_dir: str | os.PathLike = MODELS_DIR) -> dict:
     """Score model ``name`` on the test and leak-free test sets of ``dataset`` at 0.5 and at
     the validation-chosen threshold, time it, and save the updated report."""
     report = read_report(name, models_dir)
@@ -47,7 +47,8 @@ def evaluate_model(name: str, dataset: Dataset, *, models_dir: str | os.PathLike
                          f"dataset was loaded at {dataset.size}x{dataset.size} (use --size)")
     test = dataset.splits == 1
     leakfree = leakfree_test_mask(dataset.hashes, dataset.splits)
-    p_fake = predictor.predict(dataset.images[test])
+    test_images = dataset.images[test]
+    p_fake = predictor.predict(test_images)
     y, classes = dataset.labels[test], dataset.classes[test]
     in_leakfree = leakfree[test]
     threshold = float(report["threshold"])
@@ -56,7 +57,7 @@ def evaluate_model(name: str, dataset: Dataset, *, models_dir: str | os.PathLike
         "leakfree_test": score_report(y[in_leakfree], p_fake[in_leakfree],
                                       classes[in_leakfree], threshold=threshold),
     }
-    sample = dataset.images[test][:SPEED_SAMPLE]
+    sample = test_images[:SPEED_SAMPLE]
     start = time.perf_counter()
     predictor.predict(sample)
     batched = len(sample) / (time.perf_counter() - start)
@@ -142,7 +143,7 @@ def hardware() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.__main__ import progress_bar
+    from core.progress import progress_bar
     from core.dataset import DEFAULT_SIZE, load_dataset
     from core.errors import DataError
     from core.sources import resolve_source

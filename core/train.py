@@ -50,6 +50,7 @@ class TrainConfig:
     limit: int | None = None  # use at most this many training images (tests, quick trials)
     weights: str | None = None
     mixed_precision: bool = False
+    command: str = ""  # the command line that started the run, when there was one
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self):
@@ -105,7 +106,7 @@ def train(config: TrainConfig, dataset: Dataset, *,
                   "n_train": int(len(train_rows)), "n_val": int(len(val_rows))},
         "training": {**{k: v for k, v in asdict(config).items() if k not in ("name", "notes")},
                      "history": history, "seconds": round(seconds, 1),
-                     "hardware": hardware(), "command": " ".join(["python -m core.train"] + sys.argv[1:])},
+                     "hardware": hardware()},
         "notes": config.notes + ([CLASSICAL[config.model].notes] if config.model in CLASSICAL else []),
         "threshold": threshold,
         "validation": {"accuracy": val["at_threshold"]["accuracy"], "roc_auc": val["roc_auc"]},
@@ -215,7 +216,7 @@ def _strategy_scope():
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.__main__ import progress_bar
+    from core.progress import progress_bar
     from core.dataset import DEFAULT_SIZE, load_dataset
     from core.deep import BACKBONES, BUILDERS
     from core.errors import DataError
@@ -245,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         learning_rate=args.learning_rate, augment=tuple(args.augment), patience=args.patience,
         seed=args.seed, limit=args.limit, weights=args.weights,
         mixed_precision=args.mixed_precision,
+        command=" ".join(["python -m core.train", *(argv if argv is not None else sys.argv[1:])]),
     )
     try:
         with progress_bar("Loading") as progress:

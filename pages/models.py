@@ -140,7 +140,7 @@ with tab_drill:
             st.caption(f"{len(positions)} images shown, most confident first "
                        f"(P(FAKE), threshold {by_name[name]['threshold']:.3f}).")
             paths = [scores_file["paths"][i] for i in positions]
-            loaded = _ui.loaded_dataset() if _ui.source()[0] is not None else None
+            loaded = _ui.loaded_dataset()
             if loaded is None:
                 st.dataframe(pd.DataFrame({
                     "file": paths, "P(FAKE)": p[positions],
