@@ -43,9 +43,12 @@ def sha256(path: str | os.PathLike) -> str:
 
 
 def save_keras(model, path: str | os.PathLike) -> Path:
-    """Save a Keras model so that ``path`` is either the old file or the complete new one."""
+    """Save a Keras model's architecture and weights, without optimizer state, so that ``path``
+    is either the old file or the complete new one."""
+    inference = model.__class__.from_config(model.get_config())  # uncompiled: no optimizer
+    inference.set_weights(model.get_weights())
     with atomic_target(path, suffix=".keras") as tmp:
-        model.save(tmp)
+        inference.save(tmp)
     return Path(path)
 
 

@@ -1,7 +1,8 @@
 """Train a model on CIFAKE (or any REAL/FAKE folder) and write it with its report.
 
     python -m core.train MODEL [--data PATH] [--epochs N] [--batch-size N] [--augment flip crop ...]
-                         [--out DIR] [--size S] [--weights FILE] [--limit N] [--name NAME]
+                         [--out DIR] [--size S] [--weights FILE] [--init FILE] [--limit N]
+                         [--name NAME]
 
 MODEL is a Keras model (``core.deep.BUILDERS``), a keras.applications backbone
 (``core.deep.BACKBONES``) or a classical model (``core.classical.CLASSICAL``). Training uses the
@@ -22,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.artifacts import MODELS_DIR, save_keras, save_sklearn, sha256, write_report
+from core.artifacts import (MODELS_DIR, read_report, save_keras, save_sklearn, sha256,
+                            write_report)
 from core.augment import AUGMENTATIONS, augment_batch
 from core.classical import CLASSICAL, flatten
 from core.dataset import Dataset
@@ -49,6 +51,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     limit: int | None = None  # use at most this many training images (tests, quick trials)
     weights: str | None = None
+    init: str | None = None  # a saved model of the same architecture to continue training from
     mixed_precision: bool = False
     command: str = ""  # the command line that started the run, when there was one
     notes: list[str] = field(default_factory=list)
@@ -80,6 +83,7 @@ def train(config: TrainConfig, dataset: Dataset, *,
     """Train, save the model and its report atomically, evaluate it; returns the report."""
     train_rows, val_rows = train_val_rows(dataset, val_fraction=config.val_fraction,
                                           seed=config.seed, limit=config.limit)
+    initial = _initial_state(config.init)
     start = time.perf_counter()
     if config.model in CLASSICAL:
         path, family, params, history, p_val = _train_classical(config, dataset, train_rows,
@@ -106,7 +110,7 @@ def train(config: TrainConfig, dataset: Dataset, *,
                   "n_train": int(len(train_rows)), "n_val": int(len(val_rows))},
         "training": {**{k: v for k, v in asdict(config).items() if k not in ("name", "notes")},
                      "history": history, "seconds": round(seconds, 1),
-                     "hardware": hardware()},
+                     "hardware": hardware(), "initial": initial},
         "notes": config.notes + ([CLASSICAL[config.model].notes] if config.model in CLASSICAL else []),
         "threshold": threshold,
         "validation": {"accuracy": val["at_threshold"]["accuracy"], "roc_auc": val["roc_auc"]},
@@ -115,6 +119,18 @@ def train(config: TrainConfig, dataset: Dataset, *,
     }
     write_report(report, models_dir)
     return evaluate_model(config.name, dataset, models_dir=models_dir)
+
+
+def _initial_state(init: str | None) -> dict | None:
+    """What a continued run starts from: the file's sha256 and, when its report sits beside
+    it, that earlier run's training record."""
+    if not init:
+        return None
+    path = Path(init)
+    state = {"file": path.name, "sha256": sha256(path)}
+    if path.with_suffix(".json").exists():
+        state["training"] = read_report(path.stem, path.parent).get("training")
+    return state
 
 
 def _train_classical(config, dataset, train_rows, val_rows, models_dir):
@@ -171,6 +187,9 @@ def _train_keras(config, dataset, train_rows, val_rows, models_dir, verbose):
     try:
         with _strategy_scope():
             model = build_model(config.model, shape, config.weights)
+            if config.init:
+                initial = keras.saving.load_model(config.init, safe_mode=True, compile=False)
+                model.set_weights(initial.get_weights())
             steps = math.ceil(len(train_rows) / config.batch_size)
             schedule = keras.optimizers.schedules.CosineDecay(
                 config.learning_rate / 10, decay_steps=steps * config.epochs,
@@ -235,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(MODELS_DIR), help="folder for the model and report")
     parser.add_argument("--size", type=int, default=DEFAULT_SIZE)
     parser.add_argument("--weights", help="local weights file for a backbone")
+    parser.add_argument("--init", help="continue training from this saved model (same MODEL)")
     parser.add_argument("--limit", type=int, help="train on at most N images (quick trials)")
     parser.add_argument("--name", default="", help="artifact name (default: MODEL)")
     parser.add_argument("--seed", type=int, default=0)
@@ -244,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(
         model=args.model, name=args.name, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, augment=tuple(args.augment), patience=args.patience,
-        seed=args.seed, limit=args.limit, weights=args.weights,
+        seed=args.seed, limit=args.limit, weights=args.weights, init=args.init,
         mixed_precision=args.mixed_precision,
         command=" ".join(["python -m core.train", *(argv if argv is not None else sys.argv[1:])]),
     )

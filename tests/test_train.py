@@ -187,6 +187,22 @@ def test_train_keras_writes_model_and_report(lenet_report, models_dir, dataset):
                                       "n_leakfree_test": 119}
 
 
+def test_continue_training_from_saved_model(lenet_report, models_dir, dataset, tmp_path):
+    start = models_dir / "lenet.keras"
+    before = keras.saving.load_model(start, compile=False).get_weights()
+    report = train(TrainConfig(model="lenet", name="more", epochs=1, batch_size=16,
+                               learning_rate=1e-12, init=str(start)),
+                   dataset, models_dir=tmp_path, verbose=0)
+    after = keras.saving.load_model(tmp_path / "more.keras", compile=False).get_weights()
+    for a, b in zip(after, before):  # a vanishing learning rate keeps the starting weights
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    initial = report["training"]["initial"]
+    assert initial["sha256"] == sha256(start) and initial["file"] == "lenet.keras"
+    assert initial["training"] == lenet_report["training"]
+    assert report["metrics"]["test"]["roc_auc"] == pytest.approx(
+        lenet_report["metrics"]["test"]["roc_auc"], abs=1e-3)
+
+
 def build_params(name: str) -> int:
     from core.deep import build_model
 
@@ -299,6 +315,24 @@ def test_keras_round_trip(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.keras"]  # no temp files
 
 
+def test_keras_file_has_no_optimizer_state(tmp_path):
+    import zipfile
+
+    import h5py
+
+    from core.deep import build_model
+
+    model = build_model("lenet")
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(_images(8).astype(np.float32), np.zeros(8), verbose=0)
+    path = save_keras(model, tmp_path / "m.keras")
+    with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as weights:
+        assert "optimizer" not in h5py.File(weights, "r")
+    reloaded = keras.saving.load_model(path, safe_mode=True, compile=False)
+    for a, b in zip(reloaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def _fitted_pipeline():
     from core.classical import CLASSICAL, flatten
 
@@ -375,11 +409,11 @@ def test_interrupted_keras_save_keeps_old_file(tmp_path, monkeypatch):
     path = save_keras(model, tmp_path / "m.keras")
     old = path.read_bytes()
 
-    def half_save(target, *args, **kwargs):
+    def half_save(self, target, *args, **kwargs):
         Path(target).write_bytes(old[:100])  # a partial write, then the crash
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(model, "save", half_save)
+    monkeypatch.setattr(keras.Model, "save", half_save)
     with pytest.raises(RuntimeError, match="disk full"):
         save_keras(model, path)
     assert path.read_bytes() == old
