@@ -11,6 +11,8 @@ PAGES = [
     ("home.py", "Home", ":material/home:"),
     ("dataset.py", "Dataset", ":material/photo_library:"),
     ("models.py", "Model comparison", ":material/leaderboard:"),
+    ("predict.py", "Check an image", ":material/image_search:"),
+    ("scan.py", "Batch scan", ":material/folder_zip:"),
 ]
 
 

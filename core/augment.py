@@ -13,8 +13,9 @@ The last four teach robustness to re-saving, resizing and noise.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
+
+from core.perturb import blur, jpeg, rescale
 
 __all__ = ["AUGMENTATIONS", "augment_batch"]
 
@@ -48,12 +49,10 @@ def augment_batch(images: np.ndarray, ops: tuple[str, ...], rng: np.random.Gener
             out[i] = padded[i, dy[i]:dy[i] + size, dx[i]:dx[i] + size]
     if "jpeg" in ops:
         for i in half():
-            quality = int(rng.integers(30, 96))
-            ok, buf = cv2.imencode(".jpg", out[i][:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-            out[i] = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+            out[i:i + 1] = jpeg(out[i:i + 1], int(rng.integers(30, 96)))
     if "blur" in ops:
         for i in half():
-            out[i] = cv2.GaussianBlur(out[i], (0, 0), float(rng.uniform(0.3, 1.5)))
+            out[i:i + 1] = blur(out[i:i + 1], float(rng.uniform(0.3, 1.5)))
     if "noise" in ops:
         idx = half()
         sigma = rng.uniform(1, 12, size=(len(idx), 1, 1, 1))
@@ -61,7 +60,5 @@ def augment_batch(images: np.ndarray, ops: tuple[str, ...], rng: np.random.Gener
         out[idx] = np.clip(noisy.round(), 0, 255).astype(np.uint8)
     if "rescale" in ops:
         for i in half():
-            small = int(rng.integers(16, 29))
-            shrunk = cv2.resize(out[i], (small, small), interpolation=cv2.INTER_AREA)
-            out[i] = cv2.resize(shrunk, (size, size), interpolation=cv2.INTER_LINEAR)
+            out[i:i + 1] = rescale(out[i:i + 1], int(rng.integers(16, 29)))
     return out

@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from core.evaluate import leaderboard_rows
 from core.metrics import score_report
+from core.predict import ensemble_scores
 from core.references import REFERENCES
 
 __all__ = [
@@ -173,11 +174,6 @@ def agreement_figure(matrix: pd.DataFrame) -> go.Figure:
                                hovertemplate="%{y} vs %{x}: %{z:.2f}% same verdict<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     return fig.update_layout(height=120 + 40 * len(matrix), margin=dict(l=10, r=10, t=10, b=10))
-
-
-def ensemble_scores(scores: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
-    """Averaging ensemble: the mean P(FAKE) of the named models."""
-    return np.mean([np.asarray(scores[n], dtype=np.float64) for n in names], axis=0)
 
 
 def ensemble_report(scores: dict, names: list[str], labels, classes, leakfree) -> dict:

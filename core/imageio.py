@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -20,7 +21,17 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import ImageError
 
-__all__ = ["MAX_PIXELS", "BACKGROUND", "decode_image", "enlarge", "resize_square"]
+__all__ = [
+    "BACKGROUND",
+    "CIFAKE_JPEG_QUALITY",
+    "MAX_PIXELS",
+    "ImageInfo",
+    "decode_image",
+    "describe_image",
+    "enlarge",
+    "estimate_jpeg_quality",
+    "resize_square",
+]
 
 MAX_PIXELS = 50_000_000
 BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white
@@ -139,3 +150,64 @@ def resize_square(image: np.ndarray, size: int) -> np.ndarray:
 def enlarge(image: np.ndarray, factor: int) -> np.ndarray:
     """Nearest-neighbour enlargement: every pixel becomes a ``factor`` x ``factor`` block."""
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+# ---------------------------------------------------------------- what a file is
+
+CIFAKE_JPEG_QUALITY = 75  # every CIFAKE file uses the standard IJG tables at quality 75
+
+# The IJG (libjpeg) base tables, natural (row-major) order; quality q scales them
+_IJG_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99])
+_IJG_CHROMA = np.array([17, 18, 24, 47] + [99] * 4 + [18, 21, 26, 66] + [99] * 4
+                       + [24, 26, 56] + [99] * 5 + [47, 66] + [99] * 38)
+
+
+def _ijg_table(base: np.ndarray, quality: int) -> np.ndarray:
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    return np.clip((base * scale + 50) // 100, 1, 255)
+
+
+def estimate_jpeg_quality(tables: dict[int, list[int]]) -> tuple[int, bool]:
+    """The IJG quality (1-100) whose tables are closest to a JPEG's quantisation ``tables``
+    (Pillow's ``image.quantization``, natural order), and whether they match exactly."""
+    luma = np.asarray(tables[0])
+    chroma = np.asarray(tables[1]) if 1 in tables else None
+    best, best_error = 0, None
+    for quality in range(1, 101):
+        error = np.abs(_ijg_table(_IJG_LUMA, quality) - luma).sum()
+        if chroma is not None:
+            error += np.abs(_ijg_table(_IJG_CHROMA, quality) - chroma).sum()
+        if best_error is None or error < best_error:
+            best, best_error = quality, error
+    return best, bool(best_error == 0)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What an image file is, read from its header (no pixel decoding)."""
+
+    format: str  # "JPEG", "PNG", ... ("unknown" when unreadable)
+    width: int
+    height: int
+    mode: str
+    frames: int
+    jpeg_quality: int | None = None  # estimated IJG quality, JPEG only
+    jpeg_quality_exact: bool = False  # the tables are exactly IJG tables at that quality
+
+
+def describe_image(data: bytes) -> ImageInfo:
+    """Format, size, colour mode, frame count and (JPEG) estimated quality of image bytes;
+    raises ImageError when the header cannot be read."""
+    try:
+        image = Image.open(io.BytesIO(data))
+        quality, exact = (estimate_jpeg_quality(image.quantization)
+                          if image.format == "JPEG" and getattr(image, "quantization", None)
+                          else (None, False))
+        return ImageInfo(image.format or "unknown", image.width, image.height, image.mode,
+                         int(getattr(image, "n_frames", 1)), quality, exact)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        raise ImageError("not an image, or a format that cannot be read") from None

@@ -27,6 +27,7 @@ __all__ = [
     "TEST_FRACTION",
     "Listing",
     "parse_class",
+    "read_member",
     "resolve_source",
     "scan_source",
     "source_identity",
@@ -97,6 +98,19 @@ class Listing:
                     yield member, (self.source / member).read_bytes()
                 except OSError as exc:
                     yield member, OSError(f"cannot read file: {exc.strerror or exc}")
+
+
+def read_member(source: str | os.PathLike, member: str) -> bytes:
+    """One image file's bytes from a zip or folder source; raises OSError when it cannot be
+    read."""
+    source = Path(source)
+    if source.is_file():
+        with _open_zip(source) as archive:
+            try:
+                return archive.read(member)
+            except (KeyError, zipfile.BadZipFile, RuntimeError) as exc:
+                raise OSError(f"cannot read {member} from the zip: {exc}") from None
+    return (source / member).read_bytes()
 
 
 def source_identity(path: str | os.PathLike) -> str:

@@ -16,6 +16,7 @@ from core.dataset import DEFAULT_SIZE, Dataset, load_dataset
 from core.embed import Embedding, register_space
 from core.errors import DataError
 from core.imageio import enlarge
+from core.predict import Detector, load_detector
 from core.quality import duplicate_report
 from core.sources import CLASS_NAMES, LABELS, SPLITS, resolve_source, scan_source
 from core.stats import DatasetStats
@@ -252,6 +253,28 @@ def _json_file(name: str, mtime: int) -> dict | None:
 def predictor(name: str, sha: str):
     """A loaded model (once per process and file version)."""
     return load_predictor(name)
+
+
+def detector(names: tuple[str, ...] | None = None,
+             ensemble: tuple[str, ...] | None = None) -> Detector | None:
+    """The evaluated models (all, or ``names``) with their thresholds and ensemble, each model
+    loaded once per process; None, with the reason shown, when there are none."""
+    sha = {r["name"]: r.get("sha256", "") for r in model_reports()}
+    try:
+        return load_detector(list(names) if names else None,
+                             ensemble=list(ensemble) if ensemble else None,
+                             load=lambda name: predictor(name, sha[name]))
+    except (OSError, ValueError) as exc:
+        st.error(escape_markdown(f"The models cannot be loaded: {exc}"), icon=":material/error:")
+        return None
+
+
+@st.cache_resource(show_spinner="Preparing heat maps…", max_entries=8)
+def explainer(name: str, sha: str):
+    """tf-keras-vis tools for one CNN (built once per process and file version)."""
+    from core.explain import Explainer
+
+    return Explainer(predictor(name, sha).model)
 
 
 def register_model_spaces(dataset: Dataset) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import cv2
@@ -55,6 +57,38 @@ def jpeg(seed: int, shape=(32, 32)) -> bytes:
 
 def png(seed: int, shape=(32, 32)) -> bytes:
     return encode(random_image(seed, shape), ".png")
+
+
+def patch_png_size(data: bytes, width: int, height: int) -> bytes:
+    """Rewrite a PNG's IHDR width/height (and its CRC) without touching the pixel data."""
+    assert data[12:16] == b"IHDR"
+    body = bytearray(data[12:29])  # chunk type + 13 bytes of IHDR data
+    body[4:12] = struct.pack(">II", width, height)
+    crc = struct.pack(">I", zlib.crc32(bytes(body)) & 0xFFFFFFFF)
+    return data[:12] + bytes(body) + crc + data[33:]
+
+
+def bad_input_battery() -> dict[str, tuple[bytes, str | None]]:
+    """Awkward files a user may upload: ``{file name: (bytes, expected error or None)}``,
+    where None means the file must be readable."""
+    big = encode(random_image(4, (64, 64)), ".jpg")
+    frames = [Image.new("RGB", (8, 8), c) for c in ((255, 0, 0), (0, 255, 0))]
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[..., 0], rgba[:8, :, 3] = 200, 255
+    return {
+        "empty.jpg": (b"", "empty file (0 bytes)"),
+        "truncated.jpg": (big[: len(big) // 2], "truncated or corrupt image data"),
+        "text.jpg": (b"hello, this is a text file\n", "not an image"),
+        "huge.png": (patch_png_size(pil_bytes(Image.new("RGB", (4, 4)), "PNG"), 100_000, 100_000),
+                     "too large"),
+        "one_pixel.png": (encode(np.full((1, 1, 3), 90, np.uint8), ".png"), None),
+        "sixteen_bit.png": (pil_bytes(Image.fromarray(
+            np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000), "PNG"), None),
+        "cmyk.jpg": (pil_bytes(Image.new("CMYK", (16, 16), (0, 255, 255, 0)), "JPEG"), None),
+        "rgba.png": (encode(rgba, ".png"), None),
+        "animated.gif": (pil_bytes(frames[0], "GIF", save_all=True, append_images=frames[1:],
+                                   duration=50), None),
+    }
 
 
 # --- trees and zips ----------------------------------------------------------------------------

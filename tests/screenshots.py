@@ -24,7 +24,7 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
 
-# (url path, [(tab to click or None, text that must appear, file name), ...])
+# (url path, [(action (see run_action), text(s) that must appear, file name), ...])
 VIEWS = [
     ("", [(None, "Dataset status", "home")]),
     ("dataset", [
@@ -46,7 +46,21 @@ VIEWS = [
         ("Agreement & ensemble", "Agreement", "models-agreement"),
         ("Drill-down", "Confusion cell", "models-drilldown"),
     ]),
+    ("predict", [
+        (None, "Upload an image", "predict-empty"),
+        ("upload:photo.jpg,broken.jpg", ("Ensemble verdict", "broken.jpg: truncated",
+                                         "Tiled analysis", "Stability check"), "predict-photo"),
+    ]),
+    ("predict", [
+        ("upload:small.jpg", ("Ensemble verdict", "Why: heat maps", "verdict holds"),
+         "predict-small"),
+    ]),
+    ("scan", [
+        ("upload:photo.jpg,small.jpg,broken.jpg", "Scan", "scan-ready"),
+        ("button:Scan", ("Download CSV", "Unstable verdicts"), "scan-results"),
+    ]),
 ]
+UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
 
 
 @contextmanager
@@ -99,6 +113,57 @@ def lasso_select(page) -> None:
     wait_until_idle(page)
 
 
+def write_uploads(folder: Path) -> Path:
+    """Files the upload views send: a 640x480 JPEG photo-like scene, a 32x32 JPEG (a CIFAKE test
+    fake when the real zip is beside the repository, else a generated one) and a truncated
+    JPEG."""
+    import zipfile
+
+    import cv2
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows, cols = np.mgrid[0:480, 0:640]
+    scene = np.stack([cols / 640 * 200 + 30, rows / 480 * 180 + 40,
+                      np.sin(cols / 40) * 60 + 120], axis=-1)
+    scene += np.random.default_rng(0).normal(0, 6, scene.shape)
+    ok, photo = cv2.imencode(".jpg", np.clip(scene, 0, 255).astype(np.uint8),
+                             [cv2.IMWRITE_JPEG_QUALITY, 92])
+    (folder / "photo.jpg").write_bytes(photo.tobytes())
+    (folder / "broken.jpg").write_bytes(photo.tobytes()[:2000])
+    cifake = ROOT.parent / "shared" / "data" / "cifake.zip"
+    if cifake.exists():
+        with zipfile.ZipFile(cifake) as archive:
+            small = archive.read("test/FAKE/10.jpg")
+    else:
+        ok, buffer = cv2.imencode(".jpg", scene[::15, ::20].astype(np.uint8)[:32, :32],
+                                  [cv2.IMWRITE_JPEG_QUALITY, 75])
+        small = buffer.tobytes()
+    (folder / "small.jpg").write_bytes(small)
+    return folder
+
+
+def run_action(page, action: str | None, uploads: Path) -> None:
+    """One step of a view: None (just look), a tab name, "lasso", "upload:a.jpg,b.jpg" or
+    "button:Label"."""
+    if action is None:
+        return
+    if action == "lasso":
+        lasso_select(page)
+    elif action.startswith("upload:"):
+        files = [str(uploads / name) for name in action.removeprefix("upload:").split(",")]
+        page.locator(UPLOAD_INPUT).set_input_files(files)
+        page.wait_for_timeout(2000)
+        wait_until_idle(page)
+    elif action.startswith("button:"):
+        page.get_by_role("button", name=action.removeprefix("button:")).first.click()
+        page.wait_for_timeout(2000)
+        wait_until_idle(page)
+    else:
+        page.get_by_role("tab", name=action).click()
+        page.wait_for_timeout(1000)
+
+
 def capture(out_dir: Path, *, port: int = 8599, env: dict | None = None, views=VIEWS,
             prefix: str = "") -> list[Path]:
     """Screenshot every view into ``out_dir``; raise AssertionError on a Streamlit exception or
@@ -106,19 +171,16 @@ def capture(out_dir: Path, *, port: int = 8599, env: dict | None = None, views=V
     from playwright.sync_api import sync_playwright
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    uploads = write_uploads(out_dir / "uploads")
     written = []
     with streamlit_server(port, env) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 2200})
+        page = browser.new_page(viewport={"width": 1400, "height": 3000})
         for path, tabs in views:
             page.goto(f"{url}/{path}")
             wait_until_idle(page)
-            for tab, text, name in tabs:
-                if tab == "lasso":
-                    lasso_select(page)
-                elif tab is not None:
-                    page.get_by_role("tab", name=tab).click()
-                    page.wait_for_timeout(1000)
+            for action, texts, name in tabs:
+                run_action(page, action, uploads)
                 target = out_dir / f"{prefix}{name}.png"
                 page.screenshot(path=str(target), full_page=True)
                 written.append(target)
@@ -126,9 +188,10 @@ def capture(out_dir: Path, *, port: int = 8599, env: dict | None = None, views=V
                 if exceptions.count():
                     raise AssertionError(f"{name}: Streamlit exception: "
                                          f"{exceptions.first.inner_text()}")
-                if page.get_by_text(text).count() == 0:
-                    raise AssertionError(f"{name}: expected text {text!r} not on the page "
-                                         f"({target})")
+                for text in [texts] if isinstance(texts, str) else texts:
+                    if page.get_by_text(text).count() == 0:
+                        raise AssertionError(f"{name}: expected text {text!r} not on the page "
+                                             f"({target})")
         browser.close()
     return written
 

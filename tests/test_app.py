@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -162,3 +163,49 @@ def test_model_comparison_page_shows_the_committed_leaderboard(tmp_path):
     assert not at.exception
     roc = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert roc["data"][0]["name"].startswith(leaderboard[0]["name"])
+
+
+def test_check_page_without_data_explains_inputs(tmp_path):
+    at = app(str(tmp_path)).run()
+    at.switch_page("pages/predict.py")
+    at.run()
+    assert not at.exception
+    assert "What the models learned from" in texts(at, "warning")
+    assert "Upload an image" in texts(at, "info")
+    at.segmented_control(key="check_origin").set_value("Random test image").run()
+    assert not at.exception
+    assert "To see images, get CIFAKE" in texts(at, "markdown")
+
+
+def test_check_page_random_test_image_with_real_cifake(cifake_zip):
+    from core.artifacts import list_reports, load_predictor
+    from core.dataset import load_dataset
+
+    at = app(str(cifake_zip)).run()
+    at.switch_page("pages/predict.py")
+    at.run()
+    at.segmented_control(key="check_origin").set_value("Random test image").run()
+    at.button(key="check_random_1").click().run()  # a random FAKE
+    assert not at.exception
+    _, row = at.session_state["check_row"]
+    dataset = load_dataset(cifake_zip)
+    assert dataset.splits[row] == 1 and dataset.labels[row] == 1
+    assert "True label: **FAKE**" in texts(at, "success") + texts(at, "error")
+    # the bar chart shows each model's own P(FAKE) for this image
+    bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    shown = dict(zip(bars["y"], array(bars["x"])))
+    names = [r["name"] for r in list_reports() if "metrics" in r]
+    assert set(names) < set(shown)
+    for name in ("reference_cnn", "logreg"):
+        expected = load_predictor(name).predict(dataset.images[row:row + 1])[0]
+        assert shown[name] == pytest.approx(expected, abs=1e-5)
+    # heat maps (two methods by default) and the stability table for every model + ensemble
+    assert len(at.get("image")) >= 2 + 2 + 5
+    table = at.dataframe[-1].value
+    assert len(table) == len(names) + 1
+    assert set(table["verdict holds"]) <= {"stable", "unstable"}
+    members = re.search(r"the mean of (.+) \(decided at 0.5\)", texts(at, "markdown")).group(1)
+    mean = np.mean([shown[n] for n in members.split(", ")])
+    assert shown["ensemble"] == pytest.approx(mean, abs=1e-5)
+    assert table.loc[table["model"] == "ensemble", "original"].iloc[0] == pytest.approx(mean,
+                                                                                      abs=1e-5)

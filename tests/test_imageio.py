@@ -5,14 +5,13 @@ from __future__ import annotations
 import io
 import re
 import struct
-import zlib
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import encode, pil_bytes, random_image
+from conftest import encode, patch_png_size, pil_bytes, random_image
 from core.errors import ImageError
 from core.imageio import MAX_PIXELS, decode_image, enlarge, resize_square
 
@@ -185,24 +184,15 @@ def test_truncated_png():
         decode_image(data[: len(data) // 2])
 
 
-def _patch_png_size(data: bytes, width: int, height: int) -> bytes:
-    """Rewrite a PNG's IHDR width/height (and its CRC) without touching the pixel data."""
-    assert data[12:16] == b"IHDR"
-    body = bytearray(data[12:29])  # chunk type + 13 bytes of IHDR data
-    body[4:12] = struct.pack(">II", width, height)
-    crc = struct.pack(">I", zlib.crc32(bytes(body)) & 0xFFFFFFFF)
-    return data[:12] + bytes(body) + crc + data[33:]
-
-
 def test_huge_declared_png_refused():
-    data = _patch_png_size(pil_bytes(Image.new("RGB", (4, 4)), "PNG"), 100_000, 100_000)
+    data = patch_png_size(pil_bytes(Image.new("RGB", (4, 4)), "PNG"), 100_000, 100_000)
     with pytest.raises(ImageError, match="too large"):
         decode_image(data)
 
 
 def test_png_above_max_pixels_refused():
     side = int(MAX_PIXELS**0.5) + 10  # above our limit, below Pillow's own bomb limit
-    data = _patch_png_size(pil_bytes(Image.new("L", (4, 4)), "PNG"), side, side)
+    data = patch_png_size(pil_bytes(Image.new("L", (4, 4)), "PNG"), side, side)
     with pytest.raises(ImageError, match=rf"image too large: {side}x{side} pixels declared"):
         decode_image(data)
 

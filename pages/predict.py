@@ -1,0 +1,215 @@
+"""Check an image: every model's verdict on an uploaded, camera or random test image, what the
+models see, heat maps of why, and whether the verdicts survive re-saving and resizing."""
+
+import numpy as np
+import streamlit as st
+
+from core import predict, verdicts
+from core.errors import ImageError
+from core.explain import COLORMAPS, METHODS, overlay, png_bytes
+from core.imageio import CIFAKE_JPEG_QUALITY, decode_image, describe_image, enlarge
+from core.perturb import STABILITY_CHECKS
+from core.sources import CLASS_NAMES, LABELS, read_member
+from pages import _ui
+
+_ui.ensure_router()
+
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
+CAVEAT = (
+    "**What the models learned from:** 32x32 CIFAR-10 photos (REAL) and Stable Diffusion 1.4 "
+    "renderings of the same ten classes (FAKE), every one a JPEG at quality 75. Verdicts on "
+    "images from other generators, with other content, or on large photos are unreliable: "
+    "detectors trained on one generator often score other generators' images as real."
+)
+
+st.title("Check an image")
+st.markdown("Give the models an image and see what each one says, what it looked at, and "
+            "whether the verdict survives re-saving and resizing.")
+st.warning(CAVEAT, icon=":material/warning:")
+
+detector = _ui.detector()
+if detector is None:
+    st.stop()
+
+# ---------------------------------------------------------------- input
+
+origin = st.segmented_control("Image from", ["Upload", "Camera", "Random test image"],
+                              default="Upload", key="check_origin") or "Upload"
+candidates: list[tuple[str, bytes]] = []
+truth = None
+if origin == "Upload":
+    files = st.file_uploader(
+        "Images (JPEG, PNG, WebP, BMP, TIFF, GIF)", type=UPLOAD_TYPES,
+        accept_multiple_files=True, key="check_upload",
+        help="Files stay in memory; nothing is saved. For many files or a zip, use Batch scan.")
+    candidates = [(f.name, f.getvalue()) for f in files or []]
+elif origin == "Camera":
+    shot = st.camera_input("Take a picture", key="check_camera")
+    if shot is not None:
+        candidates = [("camera.jpg", shot.getvalue())]
+else:
+    loaded = _ui.loaded_dataset()
+    if loaded is None:
+        _ui.get_data_panel()
+        st.stop()
+    dataset = loaded[0]
+    test_rows = np.flatnonzero(dataset.splits == 1)
+    if not len(test_rows):
+        st.warning("This dataset has no test images.")
+        st.stop()
+    pick = None
+    for column, (label, wanted) in zip(st.columns(3), [("Random real", 0), ("Random fake", 1),
+                                                       ("Random, either", -1)]):
+        if column.button(label, width="stretch", key=f"check_random_{wanted}"):
+            pick = wanted
+    fingerprint, row = st.session_state.get("check_row", ("", -1))
+    if pick is not None or fingerprint != dataset.fingerprint:
+        pool = test_rows if pick in (None, -1) else test_rows[dataset.labels[test_rows] == pick]
+        row = int(np.random.default_rng().choice(pool))
+        st.session_state["check_row"] = (dataset.fingerprint, row)
+    try:
+        candidates = [(dataset.paths[row], read_member(dataset.source, dataset.paths[row]))]
+    except OSError as exc:
+        st.error(_ui.escape_markdown(str(exc)))
+        st.stop()
+    truth = (LABELS[dataset.labels[row]], CLASS_NAMES[dataset.classes[row]])
+
+if not candidates:
+    st.info("Upload an image, take a picture, or pick a random test image.",
+            icon=":material/upload:")
+    st.stop()
+
+readable = []
+for name, data in candidates:
+    try:
+        readable.append((name, data, decode_image(data), describe_image(data)))
+    except ImageError as exc:
+        st.error(_ui.escape_markdown(f"{name}: {exc}"), icon=":material/broken_image:")
+if not readable:
+    st.stop()
+if len(readable) > 1:
+    index = st.selectbox("Image to inspect", range(len(readable)),
+                         format_func=lambda i: readable[i][0], key="check_pick")
+else:
+    index = 0
+name, data, image, info = readable[index]
+
+# ---------------------------------------------------------------- what the model sees
+
+st.subheader("What the models see")
+size = detector.size
+view = st.segmented_control("Preprocessing", list(predict.VIEWS), format_func=predict.VIEWS.get,
+                            default="resize", key="check_view") or "resize"
+x = predict.prepare(image, size, view)
+left, middle, right = st.columns([2, 1, 2])
+left.image(enlarge(image, max(1, 192 // max(image.shape[:2]))),
+           caption=f"Original: {info.width}x{info.height} {info.format}",
+           width="stretch" if image.shape[1] > 256 else "content")
+middle.image(enlarge(x, max(1, 192 // size)),
+             caption=f"The exact {size}x{size} input (enlarged, nearest-neighbour)")
+with right:
+    quality = (f"estimated quality **{info.jpeg_quality}**"
+               + ("" if info.jpeg_quality_exact else " (non-standard tables)")
+               if info.jpeg_quality else "")
+    st.markdown(f"**File:** {_ui.escape_markdown(name)}  \n"
+                f"**Format:** {info.format}{', ' + quality if quality else ''}; "
+                f"{info.mode}, {info.width}x{info.height}"
+                + (f", {info.frames} frames (the first is used)" if info.frames > 1 else "")
+                + f"  \n**CIFAKE:** JPEG, quality {CIFAKE_JPEG_QUALITY}, 32x32")
+    if (info.format, info.jpeg_quality, info.width, info.height) != ("JPEG", CIFAKE_JPEG_QUALITY,
+                                                                     size, size):
+        st.caption(":material/info: This file differs from the training images in format, "
+                   "quality or size; such differences alone can bias a detector's verdict.")
+
+# ---------------------------------------------------------------- verdicts
+
+st.subheader("Verdicts")
+band = st.slider("Inconclusive band (± around each model's threshold)", 0.0, 0.3,
+                 predict.INCONCLUSIVE_BAND, 0.01, key="check_band",
+                 help="A P(FAKE) this close to the model's validation-chosen threshold is "
+                      "reported as inconclusive.")
+scores = detector.score(x[None])
+frame = verdicts.scores_frame(scores, detector, band=band)
+ensemble_row = frame[frame["model"] == predict.ENSEMBLE].iloc[0]
+colour = {"FAKE": "red", "REAL": "blue", "inconclusive": "gray"}[ensemble_row["verdict"]]
+st.markdown(f"### Ensemble verdict: :{colour}[{ensemble_row['verdict']}]  \n"
+            f"P(FAKE) {ensemble_row['P(FAKE)']:.3f}, the mean of "
+            f"{', '.join(detector.ensemble)} (decided at 0.5).")
+if truth is not None:
+    right = (ensemble_row["verdict"] == truth[0])
+    (st.success if right else st.error)(
+        f"True label: **{truth[0]}** ({truth[1]}). The ensemble was "
+        f"{'right' if right else 'not right'}.", icon=":material/fact_check:")
+st.plotly_chart(verdicts.scores_figure(frame, band=band), key="check_scores")
+st.caption("Bars: each model's P(FAKE), coloured by its verdict. Black tick: the model's "
+           "threshold, chosen on validation images; grey span: the inconclusive band.")
+
+if min(image.shape[:2]) >= 2 * size:
+    with st.expander("Tiled analysis (large image)", expanded=True):
+        grid = st.slider("Grid (regions per side)", 2, 8, 4, key="check_grid")
+        inputs, boxes = predict.tiles(image, size, grid)
+        tile_scores = detector.score(inputs)[predict.ENSEMBLE]
+        st.plotly_chart(verdicts.tiles_figure(image, boxes, tile_scores), key="check_tiles")
+        n_fake = int((tile_scores >= 0.5).sum())
+        st.markdown(f"Each region is resized to {size}x{size} and scored by the ensemble. "
+                    f"Mean P(FAKE) over regions **{tile_scores.mean():.3f}**; "
+                    f"**{n_fake} of {len(boxes)}** regions FAKE.")
+
+# ---------------------------------------------------------------- explanations
+
+st.subheader("Why: heat maps")
+cnns = [n for n in detector.names if detector.families.get(n) != "classical"]
+if not cnns:
+    st.info("Heat maps need a CNN; none is loaded.")
+else:
+    sha = {r["name"]: r.get("sha256", "") for r in _ui.model_reports()}
+    c1, c2, c3 = st.columns(3)
+    model_name = c1.selectbox("Model", cnns, key="check_cam_model")
+    tools = _ui.explainer(model_name, sha[model_name])
+    layer = c2.selectbox("Layer", tools.layers, index=tools.layers.index(tools.default_layer),
+                         key="check_cam_layer",
+                         help="The last convolution (default) shows where the evidence is; an "
+                              "earlier layer gives finer, noisier maps.")
+    model_p = float(scores[model_name][0])
+    model_verdict = "FAKE" if model_p >= detector.threshold(model_name) else "REAL"
+    target = c3.segmented_control("Evidence for", ["FAKE", "REAL"], default=model_verdict,
+                                  key=f"check_cam_target_{name}_{model_name}") or model_verdict
+    c4, c5, c6 = st.columns(3)
+    methods = c4.multiselect("Methods", METHODS, default=list(METHODS[:2]), key="check_methods")
+    opacity = c5.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="check_opacity")
+    colormap = c6.selectbox("Colour map", list(COLORMAPS), key="check_colormap")
+    big = enlarge(x, max(1, 256 // size))
+    columns = st.columns(max(len(methods), 1))
+    for column, method in zip(columns, methods):
+        heat = tools.heatmap(x, method, layer=layer, target=target)
+        shown = overlay(big, heat, opacity=opacity, colormap=colormap)
+        column.image(shown, caption=f"{method} · {model_name} · evidence for {target}")
+        column.download_button("Download PNG", png_bytes(shown), mime="image/png",
+                               file_name=f"{method.split()[0].lower()}-{model_name}.png",
+                               key=f"check_download_{method}")
+    st.caption(
+        "Warm colours mark the pixels whose change would most move the model's score towards "
+        f"{target}. A heat map shows where the model looked, not what it found there, and not "
+        "that the image is real or fake; Grad-CAM maps are coarse (one cell per feature-map "
+        "position), SmoothGrad shows single pixels.")
+
+# ---------------------------------------------------------------- stability
+
+st.subheader("Stability check")
+st.markdown("The same input re-saved and resized slightly: a verdict that flips under such "
+            "harmless changes should not be trusted. This is the trap users of open detectors "
+            "report most.")
+degraded = {check: fn(x[None])[0] for check, fn in STABILITY_CHECKS.items()}
+for column, (check, copy) in zip(st.columns(len(degraded)), degraded.items()):
+    column.image(enlarge(copy, max(1, 96 // size)), caption=check)
+result = predict.stability(detector, x[None])
+table = verdicts.stability_frame(result, detector)
+unstable = table[table["verdict holds"] == "unstable"]["model"].tolist()
+if predict.ENSEMBLE in unstable:
+    st.error("**Unstable:** the ensemble verdict flips under at least one change.",
+             icon=":material/sync_problem:")
+else:
+    st.success("The ensemble verdict holds under every change.", icon=":material/verified:")
+st.dataframe(table, hide_index=True, height=36 * (len(table) + 1) + 4, column_config={
+    c: st.column_config.NumberColumn(c, format="%.3f") for c in ["original", *STABILITY_CHECKS]})
+st.caption("P(FAKE) of each model for the original input and each changed copy.")

@@ -1,0 +1,80 @@
+"""Batch scan: many images or zips scored by the chosen models into a table with the ensemble
+verdict and a stability flag, downloadable as CSV or JSON (the same as ``python -m core.predict``)."""
+
+import streamlit as st
+
+from core import predict
+from pages import _ui
+
+_ui.ensure_router()
+
+st.title("Batch scan")
+st.markdown(
+    "Score many images at once: upload files or zips (every image inside is scanned). Each row "
+    "gets every chosen model's P(FAKE), the ensemble's verdict and whether that verdict survives "
+    "re-saving and slight resizing. Files that cannot be read get a row saying why. The same "
+    "scan runs from the command line: `python -m core.predict FOLDER_OR_ZIP --csv scan.csv`."
+)
+
+everything = _ui.detector()
+if everything is None:
+    st.stop()
+
+files = st.file_uploader(
+    "Images or zips", type=["zip", *(s.lstrip(".") for s in predict.IMAGE_SUFFIXES)],
+    accept_multiple_files=True, key="scan_upload",
+    help="Files stay in memory; nothing is saved.")
+left, right = st.columns(2)
+models = left.multiselect("Models", everything.names, default=everything.names, key="scan_models")
+ensemble = right.multiselect(
+    "Ensemble (mean P(FAKE), decided at 0.5)", models,
+    default=[n for n in everything.ensemble if n in models], key="scan_ensemble")
+c1, c2 = st.columns(2)
+view = c1.segmented_control("Preprocessing", list(predict.VIEWS), format_func=predict.VIEWS.get,
+                            default="resize", key="scan_view") or "resize"
+check = c2.toggle("Stability check (5 degraded copies per image)", value=True, key="scan_stability")
+
+if not files:
+    st.info("Upload images or a zip to scan.", icon=":material/upload:")
+    st.stop()
+if not models or not ensemble:
+    st.warning("Choose at least one model and one ensemble member.")
+    st.stop()
+
+key = (tuple((f.name, f.size, f.file_id) for f in files), tuple(models), tuple(ensemble), view,
+       check)
+if st.button("Scan", type="primary", icon=":material/play_arrow:") or \
+        st.session_state.get("scan_key") == key:
+    if st.session_state.get("scan_key") != key:
+        detector = _ui.detector(tuple(models), tuple(ensemble))
+        if detector is None:
+            st.stop()
+        placeholder = st.empty()
+        rows = predict.scan(predict.iter_uploads([(f.name, f.getvalue()) for f in files]),
+                            detector, view=view, check_stability=check,
+                            progress=_ui.progress_into(placeholder))
+        placeholder.empty()
+        st.session_state["scan_key"], st.session_state["scan_rows"] = key, rows
+    rows = st.session_state["scan_rows"]
+    if not rows:
+        st.warning("No image files in the upload (zips are searched for "
+                   f"{', '.join(predict.IMAGE_SUFFIXES)}).")
+        st.stop()
+    ok = [r for r in rows if r["status"] == "ok"]
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Files", f"{len(rows):,}")
+    c2.metric("FAKE (ensemble)", f"{sum(r['verdict'] == 'FAKE' for r in ok):,}")
+    c3.metric("Errors", f"{len(rows) - len(ok):,}")
+    if check:
+        c4.metric("Unstable verdicts", f"{sum(r['stability'] == 'unstable' for r in ok):,}")
+    probability = {c: st.column_config.ProgressColumn(c.removeprefix("p_fake_"), format="%.3f",
+                                                      min_value=0.0, max_value=1.0)
+                   for c in rows[0] if c.startswith("p_fake_")}
+    first = ["path", "status", "verdict", "stability", "p_fake_ensemble"]
+    order = [c for c in first if c in rows[0]] + [c for c in rows[0] if c not in first]
+    st.dataframe(rows, hide_index=True, column_config=probability, column_order=order)
+    d1, d2 = st.columns(2)
+    d1.download_button("Download CSV", predict.rows_to_csv(rows), file_name="scan.csv",
+                       mime="text/csv", icon=":material/download:")
+    d2.download_button("Download JSON", predict.rows_to_json(rows), file_name="scan.json",
+                       mime="application/json", icon=":material/download:")

@@ -1,0 +1,301 @@
+"""The prediction path: preprocessing, verdicts, stability, heat maps, batch scanning (core and
+CLI), on generated files and, where marked, the shipped models and the real CIFAKE."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT, bad_input_battery, encode, random_image, write_tree, write_zip
+from core import predict
+from core.artifacts import MODELS_DIR, Predictor
+from core.errors import ImageError
+from core.imageio import decode_image, describe_image, estimate_jpeg_quality
+from core.predict import Detector, inconclusive_band, verdict
+
+# --- decoding and describing ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(bad_input_battery()))
+def test_bad_input_battery_in_core(name):
+    data, expected = bad_input_battery()[name]
+    if expected is None:
+        image = decode_image(data)
+        assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+        assert predict.prepare(image, 32).shape == (32, 32, 3)
+    else:
+        with pytest.raises(ImageError, match=re.escape(expected)):
+            decode_image(data)
+
+
+@pytest.mark.parametrize("quality", [20, 50, 75, 90])
+def test_jpeg_quality_estimated_from_tables(quality):
+    info = describe_image(encode(random_image(1, (40, 24)), ".jpg", quality=quality))
+    assert (info.format, info.width, info.height) == ("JPEG", 24, 40)
+    assert info.jpeg_quality == quality and info.jpeg_quality_exact
+
+
+def test_jpeg_quality_of_scaled_tables_is_approximate():
+    tables = {0: [v + 1 for v in range(1, 65)], 1: [50] * 64}  # not IJG tables
+    quality, exact = estimate_jpeg_quality(tables)
+    assert 1 <= quality <= 100 and not exact
+
+
+def test_describe_png_and_gif():
+    info = describe_image(bad_input_battery()["animated.gif"][0])
+    assert (info.format, info.frames, info.jpeg_quality) == ("GIF", 2, None)
+    with pytest.raises(ImageError):
+        describe_image(b"not an image")
+
+
+# --- preprocessing --------------------------------------------------------------------------
+
+
+def test_prepare_resize_and_crop():
+    image = np.zeros((40, 80, 3), np.uint8)
+    image[:, 20:60] = 200  # the centre square is bright, the sides dark
+    assert predict.prepare(image, 32, "crop").mean() == 200
+    resized = predict.prepare(image, 32, "resize")
+    assert resized.shape == (32, 32, 3) and 90 < resized.mean() < 110
+    with pytest.raises(ValueError, match="unknown view"):
+        predict.prepare(image, 32, "zoom")
+
+
+def test_tiles_cover_the_image():
+    image = np.arange(60 * 90 * 3, dtype=np.uint32).reshape(60, 90, 3).astype(np.uint8)
+    inputs, boxes = predict.tiles(image, 32, 3)
+    assert inputs.shape == (9, 32, 32, 3)
+    assert boxes[0] == (0, 0, 20, 30) and boxes[-1] == (40, 60, 60, 90)
+    assert sum((b - t) * (r - l) for t, l, b, r in boxes) == 60 * 90
+
+
+# --- verdicts -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p, threshold, expected", [
+    (0.61, 0.5, "FAKE"), (0.59, 0.5, "inconclusive"), (0.40, 0.5, "inconclusive"),
+    (0.39, 0.5, "REAL"), (0.0, 1e-40, "REAL"), (0.19, 1e-40, "inconclusive"),
+    (0.21, 1e-40, "FAKE"), (0.91, 0.9, "inconclusive"), (0.93, 0.9, "FAKE"),
+    (0.71, 0.9, "REAL"),
+])
+def test_verdict_band(p, threshold, expected):
+    assert verdict(p, threshold) == expected
+
+
+def test_band_is_proportional_and_zero_band_has_no_inconclusive():
+    assert inconclusive_band(0.5, 0.1) == pytest.approx((0.4, 0.6))
+    assert inconclusive_band(0.9, 0.1) == pytest.approx((0.72, 0.92))
+    assert verdict(0.5, 0.5, band=0.0) == "FAKE" and verdict(0.4999, 0.5, band=0.0) == "REAL"
+
+
+class _Brightness:
+    """A stand-in classifier: P(FAKE) is the mean pixel value (0-1)."""
+
+    def predict_proba(self, x):
+        p = x.mean(axis=1)
+        return np.stack([1 - p, p], axis=1)
+
+
+class _Contrast:
+    """A stand-in classifier: P(FAKE) grows with pixel-to-pixel differences (blur lowers it)."""
+
+    def predict_proba(self, x):
+        images = x.reshape(len(x), 32, 32, 3)
+        p = np.clip(np.abs(np.diff(images, axis=2)).mean(axis=(1, 2, 3)), 0, 1)
+        return np.stack([1 - p, p], axis=1)
+
+
+def _detector(threshold_contrast: float) -> Detector:
+    predictors = {"bright": Predictor("bright", "classical", _Brightness(), 32),
+                  "contrast": Predictor("contrast", "classical", _Contrast(), 32)}
+    return Detector(predictors, {"bright": 0.5, "contrast": threshold_contrast},
+                    ["bright", "contrast"], 32, {"bright": "classical", "contrast": "classical"})
+
+
+def test_detector_scores_and_ensemble():
+    images = np.stack([np.full((32, 32, 3), 51, np.uint8), np.full((32, 32, 3), 204, np.uint8)])
+    scores = _detector(0.5).score(images)
+    np.testing.assert_allclose(scores["bright"], [0.2, 0.8], atol=1e-6)
+    np.testing.assert_allclose(scores["contrast"], [0, 0], atol=1e-6)
+    np.testing.assert_allclose(scores[predict.ENSEMBLE], [0.1, 0.4], atol=1e-6)
+
+
+def test_stability_flags_a_verdict_that_blur_flips():
+    image = np.zeros((1, 32, 32, 3), np.uint8)
+    image[:, :, ::2] = 255  # vertical stripes: maximal contrast, mean brightness 0.5
+    detector = _detector(0.9)
+    original = float(detector.score(image)["contrast"][0])
+    assert original > 0.9  # FAKE by the contrast model
+    result = predict.stability(detector, image)
+    assert set(result["scores"]) == {"original", *predict.STABILITY_CHECKS}
+    assert result["scores"]["slight blur (σ 0.5)"]["contrast"][0] < 0.9  # blur flips it
+    assert result["flips"]["contrast"].tolist() == [True]
+    assert result["flips"]["bright"].tolist() == [False]  # brightness survives every check
+
+
+# --- batch scanning -------------------------------------------------------------------------
+
+
+def _mixed_folder(root: Path) -> Path:
+    files = {f"nested/{name}": data for name, (data, _) in bad_input_battery().items()}
+    files.update({"good_a.jpg": encode(random_image(1), ".jpg"),
+                  "good_b.png": encode(random_image(2, (64, 48)), ".png"),
+                  "notes.txt": b"not scanned: not an image suffix"})
+    write_tree(root, files)
+    write_zip(root / "more.zip", {"inner/c.jpg": encode(random_image(3), ".jpg"),
+                                  "inner/bad.jpg": b"garbage", "readme.md": b"skip"})
+    return root
+
+
+def test_iter_image_files_recurses_folders_and_zips(tmp_path):
+    found = {Path(p).name: problem for p, _, problem in
+             predict.iter_image_files([_mixed_folder(tmp_path / "in"), tmp_path / "gone.jpg"])}
+    assert "notes.txt" not in found and "readme.md" not in found
+    assert {"c.jpg", "bad.jpg", "good_a.jpg", "good_b.png", "huge.png"} <= set(found)
+    assert found["gone.jpg"] == "no such file or folder"
+    uploads = list(predict.iter_uploads([("a.zip", (tmp_path / "in" / "more.zip").read_bytes()),
+                                         ("x.jpg", b"x" * 10)]))
+    assert [name for name, _, _ in uploads] == ["a.zip/inner/bad.jpg", "a.zip/inner/c.jpg", "x.jpg"]
+    broken = list(predict.iter_uploads([("broken.zip", b"PK not really")]))
+    assert broken[0][1] is None and "not a readable zip" in broken[0][2]
+
+
+def test_oversized_files_are_not_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(predict, "MAX_FILE_BYTES", 100)
+    (tmp_path / "big.jpg").write_bytes(b"x" * 101)
+    [(path, data, problem)] = predict.iter_image_files([tmp_path / "big.jpg"])
+    assert data is None and problem.startswith("file too large")
+
+
+def test_scan_rows(tmp_path):
+    detector = _detector(0.5)
+    rows = predict.scan(predict.iter_image_files([_mixed_folder(tmp_path / "in")]), detector)
+    by_name = {Path(r["path"]).name: r for r in rows}
+    for name, (_, expected) in bad_input_battery().items():
+        row = by_name[name]
+        if expected is None:
+            assert row["status"] == "ok" and row["message"] == "", name
+            assert 0 <= row["p_fake_ensemble"] <= 1
+            assert row["verdict"] in ("FAKE", "REAL", "inconclusive")
+            assert row["stability"] in ("stable", "unstable")
+        else:
+            assert row["status"] == "error" and expected in row["message"], name
+            assert row["p_fake_bright"] is None and row["verdict"] == ""
+    good = by_name["good_b.png"]
+    assert (good["format"], good["width"], good["height"]) == ("PNG", 48, 64)
+    assert good["p_fake_ensemble"] == pytest.approx(
+        (good["p_fake_bright"] + good["p_fake_contrast"]) / 2, abs=1e-5)
+
+
+def _cli(*args, cwd=REPO_ROOT):
+    return subprocess.run([sys.executable, "-m", "core.predict", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _shipped_models() -> list[str]:
+    names = sorted(p.stem for p in MODELS_DIR.glob("*.json")
+                   if "metrics" in json.loads(p.read_text()))
+    if not names:
+        pytest.skip("no evaluated models in models/")
+    return names
+
+
+def test_cli_scans_a_folder_into_csv(tmp_path):
+    folder = _mixed_folder(tmp_path / "in")
+    out = tmp_path / "scan.csv"
+    result = _cli(folder, "--model", "reference_cnn", "--model", "logreg", "--csv", out)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert list(rows[0])[:7] == ["path", "bytes", "format", "width", "height", "status", "message"]
+    assert {"p_fake_reference_cnn", "p_fake_logreg", "p_fake_ensemble", "verdict",
+            "stability"} <= set(rows[0])
+    battery = bad_input_battery()
+    assert len(rows) == len(battery) + 2 + 2  # + 2 good files + 2 images in the zip
+    by_name = {Path(r["path"]).name: r for r in rows}
+    for name, (_, expected) in battery.items():
+        assert by_name[name]["status"] == ("ok" if expected is None else "error"), name
+        if expected is not None:
+            assert expected in by_name[name]["message"]
+    good = by_name["good_a.jpg"]
+    p = float(good["p_fake_ensemble"])
+    assert p == pytest.approx((float(good["p_fake_reference_cnn"]) +
+                               float(good["p_fake_logreg"])) / 2, abs=1e-5)
+    assert good["verdict"] == verdict(p, 0.5)
+    assert by_name["bad.jpg"]["status"] == "error"
+    assert "13 files: 8 scored" in result.stderr and "5 errors" in result.stderr
+
+
+def test_cli_refuses_to_overwrite_and_unknown_models(tmp_path):
+    out = tmp_path / "scan.json"
+    out.write_text("keep me")
+    result = _cli(tmp_path, "--model", "logreg", "--json", out)
+    assert result.returncode == 2 and "exists" in result.stderr
+    assert out.read_text() == "keep me"
+    result = _cli(tmp_path, "--model", "nope")
+    assert result.returncode == 2 and "unknown model(s) ['nope']" in result.stderr
+
+
+def test_cli_json_with_every_shipped_model(tmp_path):
+    names = _shipped_models()
+    write_tree(tmp_path / "in", {"a.jpg": encode(random_image(5), ".jpg")})
+    result = _cli(tmp_path / "in", "--json", tmp_path / "out.json", "--no-stability")
+    assert result.returncode == 0, result.stderr
+    [row] = json.loads((tmp_path / "out.json").read_text())
+    assert {f"p_fake_{n}" for n in names} <= set(row) and "stability" not in row
+    assert all(0 <= row[f"p_fake_{n}"] <= 1 for n in names)
+
+
+# --- heat maps on the shipped CNN and real test images ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_and_fake(cifake_zip):
+    with zipfile.ZipFile(cifake_zip) as archive:
+        return [decode_image(archive.read(f"test/{label}/0010.jpg" if label == "REAL"
+                                          else "test/FAKE/10.jpg")) for label in ("REAL", "FAKE")]
+
+
+@pytest.fixture(scope="module")
+def explainer():
+    keras = pytest.importorskip("keras")
+    from core.explain import Explainer
+
+    path = MODELS_DIR / "reference_cnn.keras"
+    if not path.exists():
+        pytest.skip(f"{path} is not present")
+    return Explainer(keras.saving.load_model(path, compile=False))
+
+
+@pytest.mark.parametrize("method", ["Grad-CAM", "Grad-CAM++", "Score-CAM (faster)", "SmoothGrad"])
+def test_heatmaps_on_real_and_fake(explainer, real_and_fake, method):
+    from core.explain import overlay, png_bytes
+
+    assert explainer.default_layer == "last_conv" and explainer.layers[-1] == "last_conv"
+    real, fake = (explainer.heatmap(image, method) for image in real_and_fake)
+    for heat in (real, fake):
+        assert heat.shape == (32, 32) and heat.dtype == np.float32
+        assert heat.min() >= 0 and heat.max() <= 1 and heat.max() > 0.5
+    assert np.abs(real - fake).mean() > 0.05  # the maps depend on the image
+    shown = overlay(np.repeat(np.repeat(real_and_fake[0], 8, 0), 8, 1), real, opacity=0.5)
+    assert shown.shape == (256, 256, 3)
+    assert decode_image(png_bytes(shown)).tolist() == shown.tolist()
+
+
+def test_heatmap_layer_and_target(explainer, real_and_fake):
+    image = real_and_fake[1]
+    early = explainer.heatmap(image, "Grad-CAM", layer=explainer.layers[0])
+    assert early.shape == (32, 32)
+    fake_side = explainer.heatmap(image, "Grad-CAM", target="FAKE")
+    real_side = explainer.heatmap(image, "Grad-CAM", target="REAL")
+    assert np.abs(fake_side - real_side).mean() > 0.05
+    with pytest.raises(ValueError, match="no convolution layer"):
+        explainer.heatmap(image, "Grad-CAM", layer="dense")
