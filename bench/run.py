@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.dataset import load_dataset  # noqa: E402
@@ -68,16 +70,93 @@ def bench_models(path: Path) -> None:
         emit(f"single_image_ms_{name}", predictor.latency_ms(test_images[0]), "ms")
 
 
+def bench_predict(path: Path) -> None:
+    """The prediction path: one uploaded JPEG through every model (target <= 300 ms with one
+    Grad-CAM), Grad-CAM alone, batch scoring by the best CNN on decoded arrays (target >= 3,000
+    images/s) and a batch scan of JPEG files including decoding."""
+    import zipfile
+
+    from core.explain import Explainer
+    from core.imageio import decode_image
+    from core.predict import load_detector, prepare, scan
+
+    with zipfile.ZipFile(path) if path.is_file() else _no_zip(path) as archive:
+        names = [n for n in archive.namelist() if n.startswith("test/") and n.endswith(".jpg")]
+        files = [(n, archive.read(n), "") for n in names[:: max(1, len(names) // 4000)]]
+    detector = load_detector()
+    best = next(n for n in detector.names if detector.families[n] != "classical")
+    explainer = Explainer(detector.predictors[best].model)
+    repeats = 30
+
+    def one_image(data):
+        x = prepare(decode_image(data), detector.size)
+        return x, detector.score(x[None])
+
+    x, _ = one_image(files[0][1])  # warm-up: compiled calls, tf-keras-vis graphs
+    explainer.heatmap(x, "Grad-CAM")
+    single, cam, both = [], [], []
+    for _, data, _ in files[1:repeats + 1]:
+        (x, _), seconds = timed(lambda d=data: one_image(d))
+        _, cam_seconds = timed(lambda x=x: explainer.heatmap(x, "Grad-CAM"))
+        single.append(seconds)
+        cam.append(cam_seconds)
+        both.append(seconds + cam_seconds)
+    emit("predict_single_all_models_ms", 1000 * float(np.median(single)), "ms")
+    emit("gradcam_single_ms", 1000 * float(np.median(cam)), "ms")
+    emit("predict_single_all_models_plus_gradcam_ms", 1000 * float(np.median(both)), "ms")
+
+    dataset = load_dataset(path)
+    images = dataset.images[dataset.splits == 1][:10_000]
+    predictor = detector.predictors[best]
+    predictor.predict(images[:1024])
+    _, seconds = timed(lambda: predictor.predict(images))
+    emit("batch_images_per_s", len(images) / seconds, f"images/s ({best})")
+    only_best = load_detector([best])
+    _, seconds = timed(lambda: scan(files, only_best, check_stability=False))
+    emit("batch_end_to_end_images_per_s", len(files) / seconds, f"images/s ({best})")
+
+
+def _no_zip(path: Path):
+    raise SystemExit(f"bench_predict reads JPEGs from the CIFAKE zip; {path} is a folder")
+
+
+def bench_backbones(epoch_images: int = 81_000) -> None:
+    """Training cost of each keras.applications backbone from scratch at 32x32: images/s over a
+    few batches and the implied minutes per epoch of CIFAKE's training split."""
+    import keras
+
+    from core.deep import BACKBONES, build_model
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (64, 32, 32, 3)).astype(np.float32)
+    y = rng.integers(0, 2, 64).astype(np.float32)
+    for name in BACKBONES:
+        model = build_model(name)
+        model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="binary_crossentropy")
+        for _ in range(2):
+            model.train_on_batch(x, y)
+        _, seconds = timed(lambda m=model: [m.train_on_batch(x, y) for _ in range(5)])
+        rate = 5 * len(x) / seconds
+        emit(f"train_images_per_second_{name}", rate, "images/s")
+        emit(f"train_epoch_minutes_{name}", epoch_images / rate / 60, "min")
+        emit(f"params_{name}", model.count_params(), "params")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="CIFAKE zip or folder (default: as the app finds it)")
-    parser.add_argument("--only", choices=["data", "models"], help="run one group only")
+    parser.add_argument("--only", choices=["data", "models", "predict", "backbones"],
+                        help="run one group only")
     args = parser.parse_args()
     path = resolve_source(args.data)
     if args.only in (None, "data"):
         bench_data(path)
     if args.only in (None, "models"):
         bench_models(path)
+    if args.only in (None, "predict"):
+        bench_predict(path)
+    if args.only in (None, "backbones"):
+        bench_backbones()
 
 
 if __name__ == "__main__":

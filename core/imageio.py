@@ -166,24 +166,24 @@ _IJG_CHROMA = np.array([17, 18, 24, 47] + [99] * 4 + [18, 21, 26, 66] + [99] * 4
                        + [24, 26, 56] + [99] * 5 + [47, 66] + [99] * 38)
 
 
-def _ijg_table(base: np.ndarray, quality: int) -> np.ndarray:
-    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
-    return np.clip((base * scale + 50) // 100, 1, 255)
+def _ijg_tables(base: np.ndarray) -> np.ndarray:
+    """The IJG tables for qualities 1-100, shape (100, 64)."""
+    quality = np.arange(1, 101)[:, None]
+    scale = np.where(quality < 50, 5000 // quality, 200 - 2 * quality)
+    return np.clip((base[None] * scale + 50) // 100, 1, 255)
+
+
+_IJG_TABLES = (_ijg_tables(_IJG_LUMA), _ijg_tables(_IJG_CHROMA))
 
 
 def estimate_jpeg_quality(tables: dict[int, list[int]]) -> tuple[int, bool]:
     """The IJG quality (1-100) whose tables are closest to a JPEG's quantisation ``tables``
     (Pillow's ``image.quantization``, natural order), and whether they match exactly."""
-    luma = np.asarray(tables[0])
-    chroma = np.asarray(tables[1]) if 1 in tables else None
-    best, best_error = 0, None
-    for quality in range(1, 101):
-        error = np.abs(_ijg_table(_IJG_LUMA, quality) - luma).sum()
-        if chroma is not None:
-            error += np.abs(_ijg_table(_IJG_CHROMA, quality) - chroma).sum()
-        if best_error is None or error < best_error:
-            best, best_error = quality, error
-    return best, bool(best_error == 0)
+    error = np.abs(_IJG_TABLES[0] - np.asarray(tables[0])).sum(axis=1)
+    if 1 in tables:
+        error += np.abs(_IJG_TABLES[1] - np.asarray(tables[1])).sum(axis=1)
+    best = int(np.argmin(error))  # the first (lowest) quality among equally close ones
+    return best + 1, bool(error[best] == 0)
 
 
 @dataclass(frozen=True)
