@@ -13,6 +13,10 @@ PAGES = [
     ("models.py", "Model comparison", ":material/leaderboard:"),
     ("predict.py", "Check an image", ":material/image_search:"),
     ("scan.py", "Batch scan", ":material/folder_zip:"),
+    ("filters.py", "Filters lab", ":material/filter:"),
+    ("robustness.py", "Robustness lab", ":material/shield:"),
+    ("adversarial.py", "Adversarial lab", ":material/bolt:"),
+    ("quiz.py", "Human vs machine", ":material/quiz:"),
 ]
 
 

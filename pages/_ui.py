@@ -297,6 +297,11 @@ def test_scores() -> dict | None:
     return _json_file("test_scores.json", _models_mtime())
 
 
+def lab_report(file_name: str) -> dict | None:
+    """A committed lab report in models/ (robustness.json, adversarial.json, filter_matrix.json)."""
+    return _json_file(file_name, _models_mtime())
+
+
 def pca_sweep() -> dict | None:
     """models/pca_sweep.json: logistic-regression accuracy against PCA components."""
     return _json_file("pca_sweep.json", _models_mtime())
@@ -328,6 +333,36 @@ def image_grid(images: list[np.ndarray], captions: list[str], *, columns: int = 
         for col, image, caption in zip(cols, images[start:start + columns],
                                        captions[start:start + columns]):
             col.image(enlarge(image, scale), caption=caption)
+
+
+def random_test_row(dataset: Dataset, *, key: str, leakfree: bool = False) -> int | None:
+    """Buttons that draw a random real, fake or either test image; the drawn row (kept in the
+    session until the next draw) or None when the dataset has no test images."""
+    rows = np.flatnonzero(dataset.splits == 1)
+    if leakfree:
+        rows = rows[~np.isin(rows, duplicate_leaked_rows(dataset))]
+    if not len(rows):
+        st.warning("This dataset has no test images.")
+        return None
+    pick = None
+    for column, (label, wanted) in zip(st.columns(3), [("Random real", 0), ("Random fake", 1),
+                                                       ("Random, either", -1)]):
+        if column.button(label, width="stretch", key=f"{key}_random_{wanted}"):
+            pick = wanted
+    fingerprint, row = st.session_state.get(key, ("", -1))
+    if pick is not None or fingerprint != dataset.fingerprint:
+        pool = rows if pick in (None, -1) else rows[dataset.labels[rows] == pick]
+        row = int(np.random.default_rng().choice(pool if len(pool) else rows))
+        st.session_state[key] = (dataset.fingerprint, row)
+    return row
+
+
+def duplicate_leaked_rows(dataset: Dataset) -> np.ndarray:
+    """Test rows whose image also occurs in train."""
+    from core.quality import leakfree_test_mask
+
+    return np.flatnonzero((dataset.splits == 1) & ~leakfree_test_mask(dataset.hashes,
+                                                                       dataset.splits))
 
 
 def class_filter(stats: DatasetStats, *, key: str) -> str:

@@ -49,3 +49,17 @@ st.page_link("pages/models.py", label="**Model comparison**: leaderboard of ever
              "(test and leak-free test), ROC/PR curves, confusion matrices, calibration, "
              "per-class accuracy, training curves, PCA sweep, agreement, ensembles and the "
              "images each model gets wrong", icon=":material/leaderboard:")
+st.page_link("pages/predict.py", label="**Check an image**: upload a picture (or draw a random "
+             "test image) and see every model's verdict, heat maps of why, and whether the "
+             "verdict survives re-saving and resizing", icon=":material/image_search:")
+st.page_link("pages/scan.py", label="**Batch scan**: many files or a zip into a table of "
+             "verdicts, as CSV or JSON", icon=":material/folder_zip:")
+st.page_link("pages/filters.py", label="**Filters lab**: Gray World, blur, median and SRM "
+             "filters, and what a CNN learns from filtered images", icon=":material/filter:")
+st.page_link("pages/robustness.py", label="**Robustness lab**: accuracy under JPEG, blur, "
+             "noise, rescaling, cropping; move a slider and watch the verdicts",
+             icon=":material/shield:")
+st.page_link("pages/adversarial.py", label="**Adversarial lab**: invisible FGSM and PGD "
+             "changes that flip a CNN's verdict", icon=":material/bolt:")
+st.page_link("pages/quiz.py", label="**Human vs machine**: a quiz round for you or a whole "
+             "class, scored against the models", icon=":material/quiz:")

@@ -1,7 +1,6 @@
 """Check an image: every model's verdict on an uploaded, camera or random test image, what the
 models see, heat maps of why, and whether the verdicts survive re-saving and resizing."""
 
-import numpy as np
 import streamlit as st
 
 from core import predict, verdicts
@@ -53,20 +52,9 @@ else:
         _ui.get_data_panel()
         st.stop()
     dataset = loaded[0]
-    test_rows = np.flatnonzero(dataset.splits == 1)
-    if not len(test_rows):
-        st.warning("This dataset has no test images.")
+    row = _ui.random_test_row(dataset, key="check_row")
+    if row is None:
         st.stop()
-    pick = None
-    for column, (label, wanted) in zip(st.columns(3), [("Random real", 0), ("Random fake", 1),
-                                                       ("Random, either", -1)]):
-        if column.button(label, width="stretch", key=f"check_random_{wanted}"):
-            pick = wanted
-    fingerprint, row = st.session_state.get("check_row", ("", -1))
-    if pick is not None or fingerprint != dataset.fingerprint:
-        pool = test_rows if pick in (None, -1) else test_rows[dataset.labels[test_rows] == pick]
-        row = int(np.random.default_rng().choice(pool))
-        st.session_state["check_row"] = (dataset.fingerprint, row)
     try:
         candidates = [(dataset.paths[row], read_member(dataset.source, dataset.paths[row]))]
     except OSError as exc:

@@ -59,6 +59,19 @@ VIEWS = [
         ("upload:photo.jpg,small.jpg,broken.jpg", "Scan", "scan-ready"),
         ("button:Scan", ("Download CSV", "Unstable verdicts"), "scan-results"),
     ]),
+    ("filters", [
+        ("Filtered images", "Gray World", "filters-images"),
+        ("Train on filtered images", "Filters lab", "filters-matrix"),
+    ]),
+    ("robustness", [
+        ("Battery (all test images)", "Robustness lab", "robustness-battery"),
+        ("Try one image", "Robustness lab", "robustness-live"),
+    ]),
+    ("adversarial", [
+        ("Attack one image", "FGSM", "adversarial-live"),
+        ("Accuracy vs epsilon", "FGSM", "adversarial-curves"),
+    ]),
+    ("quiz", [(None, "Human vs machine", "quiz")]),
 ]
 UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
 
@@ -160,7 +173,7 @@ def run_action(page, action: str | None, uploads: Path) -> None:
         page.wait_for_timeout(2000)
         wait_until_idle(page)
     else:
-        page.get_by_role("tab", name=action).click()
+        page.get_by_role("tab", name=action, exact=True).click()
         page.wait_for_timeout(1000)
 
 

@@ -185,7 +185,7 @@ def test_check_page_random_test_image_with_real_cifake(cifake_zip):
     at.switch_page("pages/predict.py")
     at.run()
     at.segmented_control(key="check_origin").set_value("Random test image").run()
-    at.button(key="check_random_1").click().run()  # a random FAKE
+    at.button(key="check_row_random_1").click().run()  # a random FAKE
     assert not at.exception
     _, row = at.session_state["check_row"]
     dataset = load_dataset(cifake_zip)

@@ -1,0 +1,163 @@
+"""Adversarial examples against the CNNs: FGSM and PGD in pixel space (epsilon in /255 units),
+and accuracy-versus-epsilon curves.
+
+    python -m core.adversarial [NAME ...] [--data PATH] [--n 1000]
+
+Curves for the named CNNs (default: every evaluated CNN) are merged into
+``models/adversarial.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from core.artifacts import MODELS_DIR, list_reports, load_predictor
+from core.dataset import Dataset
+from core.files import write_atomic
+from core.progress import ProgressFn, silent
+
+__all__ = ["EPSILONS", "REPORT", "attack", "curves", "fgsm", "loss_gradient", "pgd", "read_report"]
+
+REPORT = "adversarial.json"
+EPSILONS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)  # in /255 units: pixels move at most this much
+PGD_STEPS = 10
+BATCH = 250
+
+
+def loss_gradient(model, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Binary cross-entropy of the true labels and its gradient with respect to the 0-255
+    input pixels: ``(loss per image, gradient)``."""
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(images, tf.float32)
+    y = tf.convert_to_tensor(np.asarray(labels, np.float32).reshape(-1, 1))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        p = tf.clip_by_value(model(x, training=False), 1e-7, 1 - 1e-7)
+        loss = -(y * tf.math.log(p) + (1 - y) * tf.math.log(1 - p))
+    return np.asarray(loss).reshape(-1), np.asarray(tape.gradient(loss, x))
+
+
+def fgsm(model, images: np.ndarray, labels: np.ndarray, epsilon: float) -> np.ndarray:
+    """Fast Gradient Sign Method: one step of ``epsilon`` (in /255 units) along the sign of the
+    loss gradient; returns float32 images in 0-255."""
+    x = images.astype(np.float32)
+    if epsilon == 0:
+        return x
+    _, grad = loss_gradient(model, x, labels)
+    return np.clip(x + epsilon * np.sign(grad), 0, 255)
+
+
+def pgd(model, images: np.ndarray, labels: np.ndarray, epsilon: float, *,
+        steps: int = PGD_STEPS, seed: int = 0) -> np.ndarray:
+    """Projected Gradient Descent: ``steps`` signed-gradient steps of ``epsilon / 4`` from a
+    random start, each projected back into the ``epsilon`` ball (L-infinity, /255 units) and
+    the 0-255 range."""
+    x0 = images.astype(np.float32)
+    if epsilon == 0:
+        return x0
+    rng = np.random.default_rng(seed)
+    x = np.clip(x0 + rng.uniform(-epsilon, epsilon, x0.shape).astype(np.float32), 0, 255)
+    for _ in range(steps):
+        _, grad = loss_gradient(model, x, labels)
+        x = np.clip(x + (epsilon / 4) * np.sign(grad), x0 - epsilon, x0 + epsilon)
+        x = np.clip(x, 0, 255)
+    return x
+
+
+def attack(model, images: np.ndarray, labels: np.ndarray, method: str, epsilon: float) -> np.ndarray:
+    """``fgsm`` or ``pgd`` in batches."""
+    fn = {"fgsm": fgsm, "pgd": pgd}[method]
+    return np.concatenate([fn(model, images[i:i + BATCH], labels[i:i + BATCH], epsilon)
+                           for i in range(0, len(images), BATCH)])
+
+
+def curves(model, threshold: float, images: np.ndarray, labels: np.ndarray, *,
+           epsilons=EPSILONS, progress: ProgressFn = silent) -> dict:
+    """Accuracy at ``threshold`` of one model under FGSM and PGD at each epsilon, and the mean
+    P(FAKE) change: ``{method: [{"epsilon", "accuracy", "mean_abs_change"}, ...]}``."""
+    clean = np.asarray(model.predict(images, batch_size=1024, verbose=0)).reshape(-1)
+    out = {}
+    steps = [(m, e) for m in ("fgsm", "pgd") for e in epsilons]
+    for i, (method, epsilon) in enumerate(steps):
+        progress(i / len(steps), f"{method.upper()} epsilon {epsilon}/255")
+        adversarial = attack(model, images, labels, method, epsilon)
+        p = np.asarray(model.predict(adversarial, batch_size=1024, verbose=0)).reshape(-1)
+        out.setdefault(method, []).append({
+            "epsilon": epsilon, "accuracy": float(((p >= threshold) == labels).mean()),
+            "mean_abs_change": float(np.abs(p - clean).mean())})
+    return out
+
+
+def read_report(models_dir: str | os.PathLike = MODELS_DIR) -> dict | None:
+    path = Path(models_dir) / REPORT
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def run(names: list[str] | None, dataset: Dataset, *, n: int = 1000,
+        models_dir: str | os.PathLike = MODELS_DIR, progress: ProgressFn = silent) -> dict:
+    """Curves for ``names`` (default: every evaluated CNN) on a stratified sample of ``n``
+    leak-free test images, merged into ``models/adversarial.json``."""
+    from core.progress import subrange
+    from core.robustness import evaluation_rows
+
+    reports = {r["name"]: r for r in list_reports(models_dir)
+               if "metrics" in r and r.get("family") != "classical"}
+    names = names or list(reports)
+    unknown = [x for x in names if x not in reports]
+    if unknown:
+        raise ValueError(f"not an evaluated CNN: {unknown}; available: {sorted(reports)}")
+    rows = evaluation_rows(dataset, n)
+    images, labels = dataset.images[rows], dataset.labels[rows]
+    report = read_report(models_dir) or {}
+    if report.get("fingerprint") not in (None, dataset.fingerprint) or report.get("rows") != len(rows):
+        report = {}
+    report.update({"fingerprint": dataset.fingerprint, "rows": int(len(rows)),
+                   "set": f"leak-free test, stratified subset of {len(rows):,}",
+                   "epsilons": list(EPSILONS), "pgd_steps": PGD_STEPS})
+    for i, name in enumerate(names):
+        model = load_predictor(name, models_dir).model
+        report.setdefault("models", {})[name] = curves(
+            model, float(reports[name]["threshold"]), images, labels,
+            progress=subrange(progress, i / len(names), (i + 1) / len(names)))
+    write_atomic(Path(models_dir) / REPORT, json.dumps(report, indent=1).encode())
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.dataset import load_dataset
+    from core.errors import DataError
+    from core.progress import progress_bar
+    from core.sources import resolve_source
+
+    parser = argparse.ArgumentParser(prog="python -m core.adversarial",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", metavar="NAME", help="CNNs (default: all)")
+    parser.add_argument("--data", help="CIFAKE zip or folder")
+    parser.add_argument("--n", type=int, default=1000, help="leak-free test images attacked")
+    parser.add_argument("--models-dir", default=str(MODELS_DIR), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        with progress_bar("Adversarial") as progress:
+            dataset = load_dataset(resolve_source(args.data), progress=progress)
+            report = run(args.names, dataset, n=args.n, models_dir=args.models_dir,
+                         progress=progress)
+    except (DataError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name in args.names or report["models"]:
+        line = ", ".join(f"{m.upper()} " + " ".join(f"{c['epsilon']:g}:{c['accuracy']:.3f}"
+                                                   for c in curve)
+                         for m, curve in report["models"][name].items())
+        print(f"{name:16s} accuracy by epsilon/255: {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

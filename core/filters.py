@@ -1,0 +1,155 @@
+"""The filters lab: the reference study's four image filters and its train-on-filtered matrix.
+
+    python -m core.filters [--model reference_cnn] [--epochs 3] [--data PATH] [--limit N]
+
+For each training variant (original images and each filter) a CNN is trained on the filtered
+train split and tested on the filtered and on the original leak-free test images; the matrix is
+written to ``models/filter_matrix.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.artifacts import MODELS_DIR, load_predictor
+from core.dataset import Dataset
+from core.files import write_atomic
+from core.perturb import blur, gray_world
+from core.progress import ProgressFn, silent, subrange
+
+__all__ = ["FILTERS", "REFERENCE", "REPORT", "apply_filter", "filter_matrix", "srm_residual"]
+
+REPORT = "filter_matrix.json"
+CHUNK = 10_000
+
+# The SRM high-pass kernels (Fridrich & Kodovsky 2012) used as three residual channels
+_SRM = [
+    np.array([[0, 0, 0], [1, -2, 1], [0, 0, 0]], np.float32) / 2,  # 2nd order, horizontal
+    np.array([[-1, 2, -1], [2, -4, 2], [-1, 2, -1]], np.float32) / 4,  # 3x3 "KB"
+    np.array([[-1, 2, -2, 2, -1], [2, -6, 8, -6, 2], [-2, 8, -12, 8, -2],
+              [2, -6, 8, -6, 2], [-1, 2, -2, 2, -1]], np.float32) / 12,  # 5x5 "KV"
+]
+SRM_GAIN = 4.0  # residuals are shown and learned as 128 + 4 x residual
+
+
+def srm_residual(images: np.ndarray) -> np.ndarray:
+    """SRM noise residuals of the grey image: three high-pass filters, one per output channel,
+    mapped to 128 + 4 x residual (uint8)."""
+    out = np.empty_like(images)
+    for i, image in enumerate(images):
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        for c, kernel in enumerate(_SRM):
+            residual = cv2.filter2D(grey, -1, kernel, borderType=cv2.BORDER_REFLECT)
+            out[i, :, :, c] = np.clip(128 + SRM_GAIN * residual, 0, 255).round()
+    return out
+
+
+def _median(images: np.ndarray) -> np.ndarray:
+    return np.stack([cv2.medianBlur(image, 3) for image in images])
+
+
+# name -> (label, what it keeps or removes, function of a uint8 batch)
+FILTERS = {
+    "gray_world": ("Gray World", "removes colour casts: every channel gets the same mean",
+                   gray_world),
+    "gaussian": ("Gaussian blur", "sigma 1 pixel: removes the finest detail",
+                 lambda x: blur(x, 1.0)),
+    "median": ("Median blur", "3x3 median: removes isolated pixel noise, keeps edges", _median),
+    "srm": ("SRM noise residual", "keeps only the high-frequency residual, no colour or shape",
+            srm_residual),
+}
+
+# The reference study's accuracies when training and testing on filtered images
+REFERENCE = {"gray_world": 0.50, "gaussian": 0.953, "median": 0.929, "srm": 0.855}
+REFERENCE_ON_ORIGINAL = 0.50  # its filter-trained models on original images
+
+
+def apply_filter(name: str, images: np.ndarray) -> np.ndarray:
+    """Filter ``name`` (or "original": a copy) applied to a uint8 batch, in chunks."""
+    if name == "original":
+        return images.copy()
+    fn = FILTERS[name][2]
+    return np.concatenate([fn(images[i:i + CHUNK]) for i in range(0, len(images), CHUNK)]) \
+        if len(images) else images.copy()
+
+
+def filter_matrix(dataset: Dataset, *, model: str = "reference_cnn", epochs: int = 3,
+                  limit: int | None = None, progress: ProgressFn = silent) -> dict:
+    """Train ``model`` on each variant of the train split (original and each filter) and
+    test each on every variant of the leak-free test set; accuracy at the model's
+    validation-chosen threshold."""
+    from core.robustness import evaluation_rows
+    from core.train import TrainConfig, train
+
+    variants = ["original", *FILTERS]
+    test_rows = evaluation_rows(dataset)
+    y = dataset.labels[test_rows]
+    tests = {v: apply_filter(v, dataset.images[test_rows]) for v in variants}
+    matrix, seconds = {}, {}
+    with tempfile.TemporaryDirectory() as models_dir:
+        for i, variant in enumerate(variants):
+            step = subrange(progress, i / len(variants), (i + 1) / len(variants))
+            step(0.0, f"Training {model} on {variant} images")
+            filtered = dataclasses.replace(dataset, images=apply_filter(variant, dataset.images))
+            start = time.perf_counter()
+            report = train(TrainConfig(model=model, name=f"{model}_{variant}", epochs=epochs,
+                                       augment=("flip",), limit=limit),
+                           filtered, models_dir=models_dir, verbose=0)
+            seconds[variant] = round(time.perf_counter() - start, 1)
+            predictor = load_predictor(report["name"], models_dir)
+            matrix[variant] = {
+                test: float(((predictor.predict(x) >= report["threshold"]) == y).mean())
+                for test, x in tests.items()}
+            step(1.0, f"{variant}: {matrix[variant][variant]:.3f}")
+    return {"model": model, "epochs": epochs, "limit": limit, "n_test": int(len(test_rows)),
+            "fingerprint": dataset.fingerprint, "variants": variants, "accuracy": matrix,
+            "train_seconds": seconds,
+            "filters": {k: {"label": v[0], "description": v[1]} for k, v in FILTERS.items()},
+            "reference": {"filtered": REFERENCE, "on_original": REFERENCE_ON_ORIGINAL}}
+
+
+def read_report(models_dir: str | os.PathLike = MODELS_DIR) -> dict | None:
+    path = Path(models_dir) / REPORT
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.dataset import load_dataset
+    from core.errors import DataError
+    from core.progress import progress_bar
+    from core.sources import resolve_source
+
+    parser = argparse.ArgumentParser(prog="python -m core.filters",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="reference_cnn", help="a Keras model name")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--data", help="CIFAKE zip or folder")
+    parser.add_argument("--limit", type=int, help="train on at most N images")
+    parser.add_argument("--out", default=str(MODELS_DIR), help="folder for filter_matrix.json")
+    args = parser.parse_args(argv)
+    try:
+        with progress_bar("Filters") as progress:
+            dataset = load_dataset(resolve_source(args.data), progress=progress)
+            report = filter_matrix(dataset, model=args.model, epochs=args.epochs,
+                                   limit=args.limit, progress=progress)
+    except (DataError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    write_atomic(Path(args.out) / REPORT, json.dumps(report, indent=1).encode())
+    for variant, row in report["accuracy"].items():
+        print(f"trained on {variant:10s} " + "  ".join(f"{t}: {a:.3f}" for t, a in row.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

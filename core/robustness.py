@@ -1,0 +1,172 @@
+"""The robustness battery: every model's accuracy and AUROC on the leak-free test set after
+JPEG re-compression, blur, noise, down-and-up rescaling, a centre crop and Gray World.
+
+    python -m core.robustness [NAME ...] [--data PATH] [--limit N]
+
+Results for the named models (default: every evaluated model) are merged into
+``models/robustness.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from core.artifacts import MODELS_DIR, list_reports, load_predictor
+from core.dataset import Dataset
+from core.files import write_atomic
+from core.perturb import blur, center_crop, gray_world, jpeg, noise, rescale
+from core.progress import ProgressFn, silent
+from core.quality import leakfree_test_mask
+from core.sources import stratified_split
+
+__all__ = ["PERTURBATIONS", "REPORT", "Perturbation", "battery", "evaluation_rows", "read_report"]
+
+REPORT = "robustness.json"
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """One kind of degradation and the severities the battery tries."""
+
+    label: str
+    unit: str  # what a severity means, for axis titles
+    severities: tuple
+    apply: Callable[[np.ndarray, float], np.ndarray]
+    worse: str  # "lower" or "higher": which way severity increases
+    slider: tuple[float, float, float, float]  # interactive range: min, max, default, step
+
+
+PERTURBATIONS = {
+    "jpeg": Perturbation("JPEG re-compression", "quality", (95, 75, 50, 30, 10),
+                         lambda x, q: jpeg(x, int(q)), "lower", (5, 100, 50, 5)),
+    "blur": Perturbation("Gaussian blur", "sigma (pixels)", (0.5, 1.0, 1.5), blur, "higher",
+                         (0.0, 3.0, 1.0, 0.1)),
+    "noise": Perturbation("Gaussian noise", "sigma (/255)", (2, 8, 16),
+                          lambda x, s: noise(x, float(s)), "higher", (0, 32, 8, 1)),
+    "rescale": Perturbation("Down-and-up rescale", "via side (pixels)", (24, 16),
+                            lambda x, side: rescale(x, int(side)), "lower", (4, 32, 16, 1)),
+    "crop": Perturbation("Centre crop + resize", "kept fraction of each side", (0.75,),
+                         center_crop, "lower", (0.3, 1.0, 0.75, 0.05)),
+    "gray_world": Perturbation("Gray World white balance", "strength (1 = full)", (1,),
+                               lambda x, k: _blend(x, gray_world(x), k), "higher",
+                               (0.0, 1.0, 1.0, 0.1)),
+}
+
+
+def _blend(x: np.ndarray, y: np.ndarray, k: float) -> np.ndarray:
+    """``(1 - k) x + k y`` for uint8 batches."""
+    return np.clip((1 - k) * x + k * y.astype(np.float64), 0, 255).round().astype(np.uint8)
+
+
+def evaluation_rows(dataset: Dataset, limit: int | None = None, seed: int = 0) -> np.ndarray:
+    """Rows of the leak-free test set, or a stratified (label x class) subset of ``limit``."""
+    rows = np.flatnonzero(leakfree_test_mask(dataset.hashes, dataset.splits))
+    if limit is not None and limit < len(rows):
+        keep = stratified_split(dataset.labels[rows], dataset.classes[rows], limit / len(rows),
+                                seed=seed)
+        rows = rows[keep]
+    return rows
+
+
+def _scores(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
+    return {"accuracy": float(((p >= threshold) == y).mean()),
+            "auroc": float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None}
+
+
+def battery(predictors: dict, thresholds: dict[str, float], images: np.ndarray,
+            labels: np.ndarray, *, progress: ProgressFn = silent) -> dict:
+    """Accuracy (at each model's threshold) and AUROC of every model on clean and perturbed
+    copies of ``images``: ``{model: {"clean": {...}, perturbation: {severity: {...}}}}``."""
+    cases = [(None, None)] + [(k, s) for k, p in PERTURBATIONS.items() for s in p.severities]
+    results = {name: {} for name in predictors}
+    for i, (kind, severity) in enumerate(cases):
+        label = "clean" if kind is None else f"{PERTURBATIONS[kind].label} {severity}"
+        progress(i / len(cases), f"{label}: perturbing {len(images):,} images")
+        x = images if kind is None else PERTURBATIONS[kind].apply(images, severity)
+        for name, predictor in predictors.items():
+            progress(i / len(cases), f"{label}: {name}")
+            metrics = _scores(labels, predictor.predict(x), thresholds[name])
+            if kind is None:
+                results[name]["clean"] = metrics
+            else:
+                results[name].setdefault(kind, {})[str(severity)] = metrics
+    progress(1.0, "Battery done")
+    return results
+
+
+def read_report(models_dir: str | os.PathLike = MODELS_DIR) -> dict | None:
+    path = Path(models_dir) / REPORT
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def run(names: list[str] | None, dataset: Dataset, *, limit: int | None = None,
+        models_dir: str | os.PathLike = MODELS_DIR, progress: ProgressFn = silent) -> dict:
+    """Run the battery for ``names`` (default: every evaluated model) and merge the results
+    into ``models/robustness.json``; returns the whole report."""
+    reports = {r["name"]: r for r in list_reports(models_dir) if "metrics" in r}
+    names = names or list(reports)
+    unknown = [n for n in names if n not in reports]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; available: {sorted(reports)}")
+    rows = evaluation_rows(dataset, limit)
+    report = read_report(models_dir) or {}
+    if report.get("rows") not in (None, len(rows)) or \
+            report.get("fingerprint") not in (None, dataset.fingerprint):
+        report = {}  # another evaluation set: start over
+    results = battery({n: load_predictor(n, models_dir) for n in names},
+                      {n: float(reports[n]["threshold"]) for n in names},
+                      dataset.images[rows], dataset.labels[rows], progress=progress)
+    report.update({
+        "fingerprint": dataset.fingerprint, "rows": int(len(rows)),
+        "set": "leak-free test" + (f", stratified subset of {len(rows):,}" if limit else ""),
+        "perturbations": {k: {"label": p.label, "unit": p.unit, "severities": list(p.severities),
+                              "worse": p.worse} for k, p in PERTURBATIONS.items()},
+    })
+    report.setdefault("models", {}).update(results)
+    write_atomic(Path(models_dir) / REPORT, json.dumps(report, indent=1).encode())
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.dataset import load_dataset
+    from core.errors import DataError
+    from core.progress import progress_bar
+    from core.sources import resolve_source
+
+    parser = argparse.ArgumentParser(prog="python -m core.robustness",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", metavar="NAME", help="models (default: all)")
+    parser.add_argument("--data", help="CIFAKE zip or folder")
+    parser.add_argument("--limit", type=int, help="a stratified subset of N leak-free test images")
+    parser.add_argument("--models-dir", default=str(MODELS_DIR), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        with progress_bar("Robustness") as progress:
+            dataset = load_dataset(resolve_source(args.data), progress=progress)
+            report = run(args.names, dataset, limit=args.limit, models_dir=args.models_dir,
+                         progress=progress)
+    except (DataError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name in args.names or report["models"]:
+        result = report["models"][name]
+        worst = min((m["auroc"], f"{k} {s}") for k in PERTURBATIONS
+                    for s, m in result[k].items())
+        print(f"{name:16s} clean acc {result['clean']['accuracy']:.4f} AUROC "
+              f"{result['clean']['auroc']:.4f}; JPEG q50 AUROC {result['jpeg']['50']['auroc']:.4f}"
+              f", blur 1.0 {result['blur']['1.0']['auroc']:.4f}, rescale 16 "
+              f"{result['rescale']['16']['auroc']:.4f}; worst {worst[1]} ({worst[0]:.4f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

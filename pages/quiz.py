@@ -1,0 +1,115 @@
+"""Human vs machine: a round of real and AI-generated test images; the player's score beside
+every model's on the same images and beside the class's earlier rounds."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import lab_figures, quiz
+from core.imageio import enlarge
+from core.sources import CLASS_NAMES
+from pages import _ui
+
+_ui.ensure_router()
+
+st.title("Human vs machine")
+st.markdown(
+    f"Can you tell a CIFAR-10 photo from a Stable Diffusion rendering at 32x32? Answer **Real** "
+    f"or **AI** for each image, then see how you did against the models and against the 63 "
+    f"people of the reference study, who averaged {quiz.HUMAN_BASELINE:.1%}."
+)
+
+loaded = _ui.loaded_dataset()
+if loaded is None:
+    st.info("The quiz shows CIFAKE test images, so it needs the dataset.")
+    _ui.get_data_panel()
+    st.stop()
+dataset = loaded[0]
+store = quiz.QuizStore()
+state = st.session_state.setdefault("quiz", {})
+
+if not state.get("rows"):
+    with st.form("quiz_setup"):
+        c1, c2, c3 = st.columns(3)
+        player = c1.text_input("Your name (shown on this machine's leaderboard)", max_chars=40)
+        code = c2.text_input("Round code (leave empty for a new round)", max_chars=12,
+                             help="Everyone who enters the same code sees the same images in "
+                                  "the same order.")
+        n = c3.slider("Images", 6, 30, quiz.DEFAULT_ROUND_SIZE, 1)
+        if st.form_submit_button("Start round", type="primary", icon=":material/play_arrow:"):
+            try:
+                chosen = quiz.make_round(dataset, code or quiz.new_code(), n)
+            except ValueError as exc:
+                st.error(str(exc))
+            else:
+                state.update(player=player, code=chosen.code, rows=chosen.rows.tolist(),
+                             labels=chosen.labels.tolist(), answers=[], saved=None)
+                st.rerun()
+else:
+    rows, labels, answers = state["rows"], state["labels"], state["answers"]
+    st.caption(f"Round code **{state['code']}** · share it so others get the same images")
+    if len(answers) < len(rows):
+        i = len(answers)
+        st.progress(i / len(rows), text=f"Image {i + 1} of {len(rows)}")
+        st.image(enlarge(dataset.images[rows[i]], 8), caption="Real photo or AI-generated?")
+        left, right, _ = st.columns([1, 1, 2])
+        if left.button("Real", type="primary", width="stretch", key=f"quiz_real_{i}"):
+            answers.append(0)
+            st.rerun()
+        if right.button("AI-generated", type="primary", width="stretch", key=f"quiz_fake_{i}"):
+            answers.append(1)
+            st.rerun()
+        if st.button("Abandon round", key="quiz_abandon"):
+            state.clear()
+            st.rerun()
+    else:
+        images = dataset.images[rows]
+        y = np.asarray(labels)
+        mine = quiz.score(answers, y)
+        detector = _ui.detector()
+        machine = {}
+        if detector is not None:
+            scores = detector.score(images)
+            machine = {name: float(((scores[name] >= detector.threshold(name)) == y).mean())
+                       for name in detector.names}
+        if state.get("saved") is None:
+            state["saved"] = store.save(player=state.get("player", ""), code=state["code"],
+                                        answers=answers, labels=y, model_accuracy=machine)
+        st.subheader(f"You scored {mine:.0%} ({sum(a == t for a, t in zip(answers, labels))} "
+                     f"of {len(labels)})")
+        st.markdown(f"People in the reference study: **{quiz.HUMAN_BASELINE:.1%}** on average.")
+        if machine:
+            table = pd.DataFrame({"model": list(machine), "accuracy %": [100 * v for v in
+                                                                          machine.values()]})
+            st.dataframe(table, hide_index=True, column_config={
+                "accuracy %": st.column_config.NumberColumn(format="%.0f")})
+        wrong = [k for k, (a, t) in enumerate(zip(answers, labels)) if a != t]
+        if wrong:
+            st.markdown("**The images that fooled you**")
+            _ui.image_grid([images[k] for k in wrong],
+                           [f"{'AI' if labels[k] else 'Real'} · "
+                            f"{CLASS_NAMES[dataset.classes[rows[k]]]}" for k in wrong],
+                           columns=8, scale=3)
+        if st.button("Play another round", type="primary", key="quiz_again"):
+            state.clear()
+            st.rerun()
+
+st.subheader("This machine's rounds")
+history = store.rounds()
+if not history:
+    st.caption("No finished rounds yet.")
+else:
+    current = next((r for r in history if r["id"] == state.get("saved")), None)
+    best_model = (dict(sorted(current["models"].items(), key=lambda kv: -kv[1])[:1])
+                  if current else None)
+    st.plotly_chart(lab_figures.quiz_figure(
+        [r["accuracy"] for r in history], baseline=quiz.HUMAN_BASELINE,
+        player=current["accuracy"] if current else None, models=best_model),
+        key="quiz_histogram")
+    board = pd.DataFrame([{"player": r["player"], "accuracy %": 100 * r["accuracy"],
+                           "images": r["n"], "code": r["code"],
+                           "finished": pd.Timestamp(r["finished"], unit="s").strftime(
+                               "%Y-%m-%d %H:%M")} for r in history])
+    st.dataframe(board.sort_values("accuracy %", ascending=False).head(20), hide_index=True,
+                 column_config={"accuracy %": st.column_config.NumberColumn(format="%.0f")})
+    st.caption(f"{len(history)} rounds stored in `{store.path}`.")
