@@ -209,3 +209,76 @@ def test_check_page_random_test_image_with_real_cifake(cifake_zip):
     assert shown["ensemble"] == pytest.approx(mean, abs=1e-5)
     assert table.loc[table["model"] == "ensemble", "original"].iloc[0] == pytest.approx(mean,
                                                                                       abs=1e-5)
+
+
+def test_lab_pages_without_data_explain_what_they_need(tmp_path):
+    at = app(str(tmp_path)).run()
+    for page, expected in [("pages/filters.py", "Gray World"),
+                           ("pages/robustness.py", "Robustness lab"),
+                           ("pages/adversarial.py", "FGSM"),
+                           ("pages/quiz.py", "Human vs machine")]:
+        at.switch_page(page)
+        at.run()
+        assert not at.exception, page
+        assert expected in texts(at, "markdown") + texts(at, "title"), page
+        assert "To see images, get CIFAKE" in texts(at, "markdown"), page
+
+
+def test_robustness_slider_moves_the_scores(cifake_zip):
+    from core.artifacts import load_predictor
+    from core.dataset import load_dataset
+    from core.perturb import blur
+
+    at = app(str(cifake_zip)).run()
+    at.switch_page("pages/robustness.py")
+    at.run()
+    at.selectbox(key="robust_kind").set_value("blur").run()
+    at.slider(key="robust_severity_blur").set_value(2.0).run()
+    assert not at.exception
+    _, row = at.session_state["robust_row"]
+    image = load_dataset(cifake_zip).images[row]
+    bars = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]
+    shown = dict(zip(bars["y"], array(bars["x"])))
+    expected = load_predictor("reference_cnn").predict(blur(image[None], 2.0))[0]
+    assert shown["reference_cnn"] == pytest.approx(expected, abs=1e-5)
+    assert "Verdicts changed" in texts(at, "markdown")
+
+
+def test_adversarial_attack_changes_the_score(cifake_zip):
+    at = app(str(cifake_zip)).run()
+    at.switch_page("pages/adversarial.py")
+    at.run()
+    at.selectbox(key="adv_model").set_value("reference_cnn").run()
+    at.slider(key="adv_epsilon").set_value(8.0).run()
+    assert not at.exception
+    shown = metrics(at)
+    before = float(next(v for k, v in shown.items() if k.startswith("P(FAKE) before")))
+    after = float(next(v for k, v in shown.items() if k.startswith("P(FAKE) after")))
+    label = next(v for k, v in shown.items() if k == "True label").split(" · ")[0]
+    # the attack pushes away from the true label
+    assert (after < before) if label == "FAKE" else (after > before)
+
+
+def test_quiz_round_is_scored_and_stored(cifake_zip, tmp_path, monkeypatch):
+    from core.quiz import QuizStore, make_round
+    from core.dataset import load_dataset
+
+    monkeypatch.setenv("CIFAKE_QUIZ_DB", str(tmp_path / "quiz.sqlite"))
+    at = app(str(cifake_zip)).run()
+    at.switch_page("pages/quiz.py")
+    at.run()
+    at.text_input[0].input("Ada")
+    at.text_input[1].input("lesson1")
+    at.slider[0].set_value(6)
+    at.button[0].click().run()  # Start round (the form's submit button)
+    assert not at.exception
+    expected = make_round(load_dataset(cifake_zip), "LESSON1", 6)
+    for i in range(6):
+        at.button(key=f"quiz_fake_{i}").click().run()  # answer "AI" every time
+    assert not at.exception
+    [stored] = QuizStore(tmp_path / "quiz.sqlite").rounds()
+    assert stored["player"] == "Ada" and stored["code"] == "LESSON1"
+    assert stored["truth"] == expected.labels.tolist() and stored["answers"] == [1] * 6
+    assert stored["accuracy"] == pytest.approx(expected.labels.mean())
+    assert set(stored["models"]) >= {"reference_cnn", "logreg"}
+    assert f"You scored {expected.labels.mean():.0%}" in texts(at, "subheader")

@@ -1,0 +1,326 @@
+"""Labs: perturbations and filters with known answers, the robustness battery, FGSM/PGD on a tiny
+trained model, the filter matrix on tiny data, and the quiz store (including two writers)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+
+import numpy as np
+import pytest
+
+from conftest import random_image
+from core import perturb
+from core.artifacts import Predictor
+from core.filters import FILTERS, apply_filter, srm_residual
+from core.imageio import decode_image, describe_image
+from core.robustness import PERTURBATIONS, battery
+
+BATCH = np.stack([random_image(i, (32, 32)) for i in range(6)])
+
+
+# --- perturbations and filters --------------------------------------------------------------
+
+
+def test_gray_world_equalises_channel_means():
+    image = BATCH // 2 + 40  # mid-range: no channel saturates when scaled
+    image[..., 0] //= 2  # a strong colour cast
+    out = perturb.gray_world(image)
+    means = out.reshape(len(out), -1, 3).mean(axis=1)
+    assert np.abs(means - means.mean(axis=1, keepdims=True)).max() < 0.5
+    before = image.reshape(len(image), -1).mean(axis=1)
+    np.testing.assert_allclose(out.reshape(len(out), -1).mean(axis=1), before, atol=1.0)
+
+
+@pytest.mark.parametrize("quality", [95, 50, 10])
+def test_jpeg_round_trip_uses_the_quality_tables(quality):
+    out = perturb.jpeg(BATCH, quality)
+    assert out.shape == BATCH.shape and out.dtype == np.uint8
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", BATCH[0][:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert describe_image(buf.tobytes()).jpeg_quality == quality
+    np.testing.assert_array_equal(out[0], decode_image(buf.tobytes()))
+    assert np.abs(out.astype(int) - BATCH).mean() > (0.3 if quality == 95 else 1.0)
+
+
+@pytest.mark.parametrize("sigma", [2.0, 8.0, 16.0])
+def test_noise_has_the_asked_sigma(sigma):
+    flat = np.full((20, 32, 32, 3), 128, np.uint8)
+    noisy = perturb.noise(flat, sigma, seed=1).astype(float) - 128
+    assert noisy.std() == pytest.approx(sigma, rel=0.03)
+    assert abs(noisy.mean()) < 0.2
+    np.testing.assert_array_equal(perturb.noise(flat, sigma, seed=1), perturb.noise(flat, sigma,
+                                                                                    seed=1))
+
+
+def test_blur_rescale_crop_keep_shape_and_lose_detail():
+    stripes = np.zeros((1, 32, 32, 3), np.uint8)
+    stripes[:, :, ::2] = 255
+    for out in (perturb.blur(stripes, 1.0), perturb.rescale(stripes, 16)):
+        assert out.shape == stripes.shape
+        assert np.abs(np.diff(out.astype(int), axis=2)).mean() < 60  # stripes smoothed away
+    assert perturb.blur(stripes, 0).tolist() == stripes.tolist()
+    image = np.zeros((1, 32, 32, 3), np.uint8)
+    image[:, 8:24, 8:24] = 200  # the centre half is bright
+    assert perturb.center_crop(image, 0.5).min() == 200
+
+
+def test_srm_residual_of_a_flat_image_is_mid_grey():
+    flat = np.full((2, 16, 16, 3), 77, np.uint8)
+    np.testing.assert_array_equal(srm_residual(flat), np.full_like(flat, 128))
+    edges = srm_residual(BATCH)
+    assert edges.std() > 5  # texture gives residuals
+
+
+def test_filters_apply_in_chunks(monkeypatch):
+    import core.filters
+
+    monkeypatch.setattr(core.filters, "CHUNK", 4)
+    for name in FILTERS:
+        out = apply_filter(name, BATCH)
+        assert out.shape == BATCH.shape and out.dtype == np.uint8
+        np.testing.assert_array_equal(out, FILTERS[name][2](BATCH))
+    assert apply_filter("original", BATCH).tolist() == BATCH.tolist()
+    median = apply_filter("median", BATCH)
+    import cv2
+
+    np.testing.assert_array_equal(median[2], cv2.medianBlur(BATCH[2], 3))
+
+
+def test_every_perturbation_runs_at_every_severity_and_slider_value():
+    for kind, p in PERTURBATIONS.items():
+        low, high, default, step = p.slider
+        assert low <= default <= high, kind
+        for severity in (*p.severities, low, high):
+            out = p.apply(BATCH, severity)
+            assert out.shape == BATCH.shape and out.dtype == np.uint8, (kind, severity)
+
+
+class _Bright:
+    def predict_proba(self, x):
+        p = x.mean(axis=1)
+        return np.stack([1 - p, p], axis=1)
+
+
+def test_battery_scores_a_known_model():
+    images = np.concatenate([np.full((10, 32, 32, 3), 60, np.uint8),
+                             np.full((10, 32, 32, 3), 200, np.uint8)])
+    labels = np.array([0] * 10 + [1] * 10)
+    result = battery({"bright": Predictor("bright", "classical", _Bright(), 32)},
+                     {"bright": 0.5}, images, labels)["bright"]
+    assert result["clean"] == {"accuracy": 1.0, "auroc": 1.0}
+    assert set(result) == {"clean", *PERTURBATIONS}
+    assert result["jpeg"]["50"]["accuracy"] == 1.0  # flat images survive JPEG
+    assert result["noise"]["16"]["auroc"] == 1.0
+    assert set(result["blur"]) == {"0.5", "1.0", "1.5"}
+
+
+# --- adversarial ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    keras = pytest.importorskip("keras")
+    from core.deep import build_model
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (64, 32, 32, 3)).astype(np.float32)
+    y = (x.mean(axis=(1, 2, 3)) > 127).astype(np.float32)
+    model = build_model("lenet")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
+    model.fit(x, y, epochs=3, verbose=0)
+    return model, x, y
+
+
+def test_fgsm_increases_the_loss(tiny_model):
+    from core.adversarial import fgsm, loss_gradient
+
+    model, x, y = tiny_model
+    clean, _ = loss_gradient(model, x, y)
+    attacked = fgsm(model, x, y, 4.0)
+    assert np.abs(attacked - x).max() <= 4.0 + 1e-4 and attacked.min() >= 0
+    after, _ = loss_gradient(model, attacked, y)
+    assert after.mean() > clean.mean()
+    np.testing.assert_array_equal(fgsm(model, x, y, 0.0), x)
+
+
+def test_pgd_stays_in_the_ball_and_beats_fgsm(tiny_model):
+    from core.adversarial import fgsm, loss_gradient, pgd
+
+    model, x, y = tiny_model
+    attacked = pgd(model, x, y, 2.0, steps=5)
+    assert np.abs(attacked - x).max() <= 2.0 + 1e-4
+    assert attacked.min() >= 0 and attacked.max() <= 255
+    pgd_loss, _ = loss_gradient(model, attacked, y)
+    fgsm_loss, _ = loss_gradient(model, fgsm(model, x, y, 2.0), y)
+    assert pgd_loss.mean() >= 0.95 * fgsm_loss.mean()
+
+
+def test_curves_start_at_clean_accuracy(tiny_model):
+    from core.adversarial import curves
+
+    model, x, y = tiny_model
+    out = curves(model, 0.5, x.astype(np.uint8), y.astype(int), epsilons=(0.0, 8.0))
+    clean = float(((model.predict(x, verbose=0).reshape(-1) >= 0.5) == y).mean())
+    for method in ("fgsm", "pgd"):
+        assert [c["epsilon"] for c in out[method]] == [0.0, 8.0]
+        assert out[method][0]["accuracy"] == pytest.approx(clean, abs=0.02)
+        assert out[method][1]["accuracy"] <= out[method][0]["accuracy"]
+
+
+# --- quiz -----------------------------------------------------------------------------------
+
+
+def _quiz_dataset():
+    from core.dataset import Dataset
+
+    n = 40
+    return Dataset(
+        images=np.zeros((n, 32, 32, 3), np.uint8), labels=np.array([0, 1] * 20, np.int8),
+        splits=np.array([0] * 10 + [1] * 30, np.int8), classes=np.ones(n, np.int8),
+        paths=np.array([f"f{i}.jpg" for i in range(n)]), hashes=np.arange(n).astype("S16"),
+        source="tiny", skipped=[], split_given=True)
+
+
+def test_round_is_balanced_and_fixed_by_its_code():
+    from core.quiz import make_round
+
+    dataset = _quiz_dataset()
+    a = make_round(dataset, "class7", 15)
+    b = make_round(dataset, " CLASS7 ", 15)
+    assert a.code == "CLASS7" and a.rows.tolist() == b.rows.tolist()
+    assert sorted(a.labels.tolist()) == [0] * 7 + [1] * 8
+    assert (dataset.splits[a.rows] == 1).all() and len(set(a.rows.tolist())) == 15
+    assert make_round(dataset, "OTHER1", 15).rows.tolist() != a.rows.tolist()
+    with pytest.raises(ValueError, match="4 to 12 letters"):
+        make_round(dataset, "a!", 15)
+    with pytest.raises(ValueError, match="only 15 REAL test images"):
+        make_round(dataset, "BIGGER", 40)
+
+
+def test_score():
+    from core.quiz import score
+
+    assert score([1, 0, 1, 1], np.array([1, 0, 0, 1])) == 0.75
+    with pytest.raises(ValueError, match="3 answers for 4 images"):
+        score([1, 0, 1], np.array([1, 0, 0, 1]))
+
+
+def test_store_saves_and_reads_rounds(tmp_path):
+    from core.quiz import QuizStore
+
+    store = QuizStore(tmp_path / "q" / "quiz.sqlite")
+    assert store.rounds() == []
+    first = store.save(player="Ada", code="ABCD", answers=[1, 0, 1, 1],
+                       labels=np.array([1, 0, 0, 1]), model_accuracy={"ours": 1.0})
+    second = store.save(player="  ", code="ABCD", answers=[0, 0, 0, 0],
+                        labels=np.array([1, 0, 0, 1]), model_accuracy={})
+    rounds = QuizStore(tmp_path / "q" / "quiz.sqlite").rounds()  # a fresh handle: on disk
+    assert [r["id"] for r in rounds] == [second, first]
+    assert rounds[1]["player"] == "Ada" and rounds[1]["accuracy"] == 0.75
+    assert rounds[1]["correct"] == 3 and rounds[1]["answers"] == [1, 0, 1, 1]
+    assert rounds[1]["models"] == {"ours": 1.0}
+    assert rounds[0]["player"] == "anonymous" and rounds[0]["accuracy"] == 0.5
+
+
+def _write_rounds(path: str, player: str, n: int) -> None:
+    from core.quiz import QuizStore
+
+    store = QuizStore(path)
+    for i in range(n):
+        store.save(player=player, code="RACE", answers=[i % 2, 1], labels=np.array([1, 1]),
+                   model_accuracy={"m": 0.5})
+
+
+def test_two_writers_at_once(tmp_path):
+    path = str(tmp_path / "quiz.sqlite")
+    _write_rounds(path, "setup", 1)  # the table exists before the race
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_write_rounds, args=(path, f"p{k}", 25)) for k in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+        assert w.exitcode == 0
+    from core.quiz import QuizStore
+
+    rounds = QuizStore(path).rounds()
+    assert len(rounds) == 51
+    assert sum(r["player"] == "p0" for r in rounds) == sum(r["player"] == "p1" for r in rounds) == 25
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# --- commands on the real data (small slices) -----------------------------------------------
+
+
+def _copy_models(names, target):
+    import shutil
+
+    from core.artifacts import MODELS_DIR
+
+    target.mkdir()
+    for name in names:
+        for path in MODELS_DIR.glob(f"{name}.*"):
+            shutil.copy(path, target / path.name)
+    return target
+
+
+def _run(module, *args):
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_robustness_cli_merges_results(cifake_zip, tmp_path):
+    import json
+
+    models = _copy_models(["logreg", "lenet"], tmp_path / "models")
+    result = _run("core.robustness", "logreg", "--data", cifake_zip, "--limit", 300,
+                  "--models-dir", models)
+    assert result.returncode == 0, result.stderr
+    result = _run("core.robustness", "lenet", "--data", cifake_zip, "--limit", 300,
+                  "--models-dir", models)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((models / "robustness.json").read_text())
+    assert set(report["models"]) == {"logreg", "lenet"} and report["rows"] <= 300
+    lenet = report["models"]["lenet"]
+    assert 0.85 < lenet["clean"]["accuracy"] <= 1 and lenet["clean"]["auroc"] > 0.93
+    assert lenet["blur"]["1.5"]["auroc"] < lenet["clean"]["auroc"]  # blur hurts the CNN
+    assert "lenet" in result.stdout and "JPEG q50 AUROC" in result.stdout
+    assert _run("core.robustness", "ghost", "--models-dir", models).returncode == 2
+
+
+def test_adversarial_cli(cifake_zip, tmp_path):
+    import json
+
+    models = _copy_models(["lenet", "logreg"], tmp_path / "models")
+    result = _run("core.adversarial", "--data", cifake_zip, "--n", 100, "--models-dir", models)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((models / "adversarial.json").read_text())
+    assert list(report["models"]) == ["lenet"]  # CNNs only
+    for method in ("fgsm", "pgd"):
+        curve = report["models"]["lenet"][method]
+        assert [c["epsilon"] for c in curve] == [0.0, 0.5, 1.0, 2.0, 4.0, 8.0]
+        assert curve[0]["accuracy"] > 0.8 and curve[-1]["accuracy"] < 0.5
+
+
+def test_filter_matrix_on_a_slice(cifake_zip, tmp_path):
+    import json
+
+    result = _run("core.filters", "--model", "lenet", "--epochs", 1, "--limit", 1500,
+                  "--data", cifake_zip, "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "filter_matrix.json").read_text())
+    assert report["variants"] == ["original", "gray_world", "gaussian", "median", "srm"]
+    for row in report["accuracy"].values():
+        assert set(row) == set(report["variants"])
+        assert all(0 <= v <= 1 for v in row.values())
+    assert report["accuracy"]["original"]["original"] > 0.6  # learns something from 1,350 images
+    assert report["n_test"] == 19_622
