@@ -282,3 +282,52 @@ def test_quiz_round_is_scored_and_stored(cifake_zip, tmp_path, monkeypatch):
     assert stored["accuracy"] == pytest.approx(expected.labels.mean())
     assert set(stored["models"]) >= {"reference_cnn", "logreg"}
     assert f"You scored {expected.labels.mean():.0%}" in texts(at, "subheader")
+
+
+def _battery_uploads():
+    from conftest import bad_input_battery
+
+    return [(name, data, "application/octet-stream")
+            for name, (data, _) in bad_input_battery().items()]
+
+
+def test_check_page_bad_input_battery(tmp_path):
+    from conftest import bad_input_battery
+
+    at = app(str(tmp_path)).run()
+    at.switch_page("pages/predict.py")
+    at.run()
+    at.file_uploader(key="check_upload").set_value(_battery_uploads()).run()
+    assert not at.exception
+    errors = [str(e.value) for e in at.error]
+    battery = bad_input_battery()
+    for name, (_, expected) in battery.items():
+        mentioned = [e for e in errors if e.startswith(name.replace("_", "\\_") + ":")]
+        if expected is None:
+            assert not mentioned, name
+        else:
+            assert len(mentioned) == 1 and expected in mentioned[0], (name, errors)
+    readable = [n for n, (_, e) in battery.items() if e is None]
+    picker = at.selectbox(key="check_pick")
+    assert picker.options == readable
+    assert "Ensemble verdict" in texts(at, "markdown")
+    picker.set_value(readable.index("sixteen_bit.png")).run()
+    assert not at.exception
+    assert "PNG" in texts(at, "markdown") and "8x8" in texts(at, "markdown")
+
+
+def test_batch_scan_page_reports_every_file(tmp_path):
+    from conftest import bad_input_battery
+
+    at = app(str(tmp_path)).run()
+    at.switch_page("pages/scan.py")
+    at.run()
+    at.file_uploader(key="scan_upload").set_value(_battery_uploads()).run()
+    at.button[0].click().run()  # Scan
+    assert not at.exception
+    table = at.dataframe[0].value
+    statuses = dict(zip(table["path"], table["status"]))
+    for name, (_, expected) in bad_input_battery().items():
+        assert statuses[name] == ("ok" if expected is None else "error"), name
+    assert metrics(at)["Errors"] == "4"
+    assert (table.loc[table["status"] == "ok", "p_fake_ensemble"].between(0, 1)).all()
