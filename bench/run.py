@@ -57,6 +57,7 @@ def bench_models(path: Path) -> None:
     """Every shipped model: training time (from its report), batched images/s and single-image
     latency (compiled call) measured now on test images."""
     from core.artifacts import list_reports, load_predictor
+    from core.evaluate import total_training_seconds
 
     dataset = load_dataset(path)
     test_images = dataset.images[dataset.splits == 1][:4096]
@@ -65,7 +66,8 @@ def bench_models(path: Path) -> None:
         predictor = load_predictor(name)
         predictor.predict(test_images[:256])  # warm-up
         _, seconds = timed(lambda p=predictor: p.predict(test_images))
-        emit(f"train_seconds_{name}", report.get("training", {}).get("seconds", 0.0), "s")
+        emit(f"train_seconds_{name}", total_training_seconds(report.get("training") or {}) or 0.0,
+             "s")
         emit(f"images_per_second_{name}", len(test_images) / seconds, "images/s")
         emit(f"single_image_ms_{name}", predictor.latency_ms(test_images[0]), "ms")
 

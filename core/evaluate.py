@@ -27,6 +27,7 @@ __all__ = [
     "evaluate_model",
     "hardware",
     "leaderboard_rows",
+    "total_training_seconds",
     "read_test_scores",
     "write_leaderboard",
 ]
@@ -100,6 +101,14 @@ def _write_test_scores(name: str, p_fake: np.ndarray, dataset: Dataset, models_d
     write_atomic(Path(models_dir) / "test_scores.json", json.dumps(current, separators=(",", ":")))
 
 
+def total_training_seconds(training: dict) -> float | None:
+    """Training time of a run plus that of the runs it continued from (``--init``)."""
+    if training.get("seconds") is None:
+        return None
+    initial = (training.get("initial") or {}).get("training") or {}
+    return training["seconds"] + (total_training_seconds(initial) or 0.0)
+
+
 def leaderboard_rows(reports: list[dict]) -> list[dict]:
     """One summary row per evaluated report, best test accuracy first (accuracies at the
     validation-chosen threshold, as fractions)."""
@@ -121,7 +130,7 @@ def leaderboard_rows(reports: list[dict]) -> list[dict]:
             "leakfree_accuracy": leakfree["at_threshold"]["accuracy"],
             "leakfree_auroc": leakfree["roc_auc"],
             "threshold": report["threshold"],
-            "train_seconds": report.get("training", {}).get("seconds"),
+            "train_seconds": total_training_seconds(report.get("training") or {}),
             "images_per_second": report.get("speed", {}).get("images_per_second"),
             "single_image_ms": report.get("speed", {}).get("single_image_ms"),
             "reference_accuracy": (report.get("reference") or {}).get("test_accuracy"),

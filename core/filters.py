@@ -1,6 +1,7 @@
 """The filters lab: the reference study's four image filters and its train-on-filtered matrix.
 
     python -m core.filters [--model reference_cnn] [--epochs 3] [--data PATH] [--limit N]
+                           [--test-limit N] [--out DIR]
 
 For each training variant (original images and each filter) a CNN is trained on the filtered
 train split and tested on the filtered and on the original leak-free test images; the matrix is
@@ -84,15 +85,16 @@ def apply_filter(name: str, images: np.ndarray) -> np.ndarray:
 
 
 def filter_matrix(dataset: Dataset, *, model: str = "reference_cnn", epochs: int = 3,
-                  limit: int | None = None, progress: ProgressFn = silent) -> dict:
+                  limit: int | None = None, test_limit: int | None = None,
+                  progress: ProgressFn = silent) -> dict:
     """Train ``model`` on each variant of the train split (original and each filter) and
-    test each on every variant of the leak-free test set; accuracy at the model's
-    validation-chosen threshold."""
+    test each on every variant of the leak-free test set (or a stratified subset of
+    ``test_limit``); accuracy at the model's validation-chosen threshold."""
     from core.robustness import evaluation_rows
     from core.train import TrainConfig, train
 
     variants = ["original", *FILTERS]
-    test_rows = evaluation_rows(dataset)
+    test_rows = evaluation_rows(dataset, test_limit)
     y = dataset.labels[test_rows]
     tests = {v: apply_filter(v, dataset.images[test_rows]) for v in variants}
     matrix, seconds = {}, {}
@@ -135,13 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--data", help="CIFAKE zip or folder")
     parser.add_argument("--limit", type=int, help="train on at most N images")
+    parser.add_argument("--test-limit", type=int,
+                        help="test on a stratified subset of N leak-free test images")
     parser.add_argument("--out", default=str(MODELS_DIR), help="folder for filter_matrix.json")
     args = parser.parse_args(argv)
     try:
         with progress_bar("Filters") as progress:
             dataset = load_dataset(resolve_source(args.data), progress=progress)
             report = filter_matrix(dataset, model=args.model, epochs=args.epochs,
-                                   limit=args.limit, progress=progress)
+                                   limit=args.limit, test_limit=args.test_limit,
+                                   progress=progress)
     except (DataError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -315,7 +315,7 @@ def test_filter_matrix_on_a_slice(cifake_zip, tmp_path):
     import json
 
     result = _run("core.filters", "--model", "lenet", "--epochs", 1, "--limit", 1500,
-                  "--data", cifake_zip, "--out", tmp_path)
+                  "--test-limit", 1000, "--data", cifake_zip, "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "filter_matrix.json").read_text())
     assert report["variants"] == ["original", "gray_world", "gaussian", "median", "srm"]
@@ -323,4 +323,4 @@ def test_filter_matrix_on_a_slice(cifake_zip, tmp_path):
         assert set(row) == set(report["variants"])
         assert all(0 <= v <= 1 for v in row.values())
     assert report["accuracy"]["original"]["original"] > 0.6  # learns something from 1,350 images
-    assert report["n_test"] == 19_622
+    assert 950 <= report["n_test"] <= 1000

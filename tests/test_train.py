@@ -199,6 +199,11 @@ def test_continue_training_from_saved_model(lenet_report, models_dir, dataset, t
     initial = report["training"]["initial"]
     assert initial["sha256"] == sha256(start) and initial["file"] == "lenet.keras"
     assert initial["training"] == lenet_report["training"]
+    from core.evaluate import leaderboard_rows
+
+    [row] = leaderboard_rows([report])
+    assert row["train_seconds"] == pytest.approx(report["training"]["seconds"]
+                                                 + lenet_report["training"]["seconds"])
     assert report["metrics"]["test"]["roc_auc"] == pytest.approx(
         lenet_report["metrics"]["test"]["roc_auc"], abs=1e-3)
 
