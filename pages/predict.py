@@ -24,8 +24,6 @@ CAVEAT = (
 st.title("Check an image")
 st.markdown("Give the models an image and see what each one says, what it looked at, and "
             "whether the verdict survives re-saving and resizing.")
-st.warning(CAVEAT, icon=":material/warning:")
-
 detector = _ui.detector()
 if detector is None:
     st.stop()
@@ -123,6 +121,7 @@ colour = {"FAKE": "red", "REAL": "blue", "inconclusive": "gray"}[ensemble_row["v
 st.markdown(f"### Ensemble verdict: :{colour}[{ensemble_row['verdict']}]  \n"
             f"P(FAKE) {ensemble_row['P(FAKE)']:.3f}, the mean of "
             f"{', '.join(detector.ensemble)} (decided at 0.5).")
+st.warning(CAVEAT, icon=":material/warning:")
 if truth is not None:
     right = (ensemble_row["verdict"] == truth[0])
     (st.success if right else st.error)(

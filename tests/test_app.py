@@ -170,7 +170,6 @@ def test_check_page_without_data_explains_inputs(tmp_path):
     at.switch_page("pages/predict.py")
     at.run()
     assert not at.exception
-    assert "What the models learned from" in texts(at, "warning")
     assert "Upload an image" in texts(at, "info")
     at.segmented_control(key="check_origin").set_value("Random test image").run()
     assert not at.exception
@@ -311,6 +310,7 @@ def test_check_page_bad_input_battery(tmp_path):
     picker = at.selectbox(key="check_pick")
     assert picker.options == readable
     assert "Ensemble verdict" in texts(at, "markdown")
+    assert "What the models learned from" in texts(at, "warning")  # next to the verdict
     picker.set_value(readable.index("sixteen_bit.png")).run()
     assert not at.exception
     assert "PNG" in texts(at, "markdown") and "8x8" in texts(at, "markdown")
