@@ -144,8 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", default=str(MODELS_DIR), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
-        with progress_bar("Adversarial") as progress:
+        with progress_bar("Loading") as progress:
             dataset = load_dataset(resolve_source(args.data), progress=progress)
+        with progress_bar("Adversarial") as progress:
             report = run(args.names, dataset, n=args.n, models_dir=args.models_dir,
                          progress=progress)
     except (DataError, ValueError, FileNotFoundError) as exc:

@@ -142,8 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(MODELS_DIR), help="folder for filter_matrix.json")
     args = parser.parse_args(argv)
     try:
-        with progress_bar("Filters") as progress:
+        with progress_bar("Loading") as progress:
             dataset = load_dataset(resolve_source(args.data), progress=progress)
+        with progress_bar("Filters") as progress:
             report = filter_matrix(dataset, model=args.model, epochs=args.epochs,
                                    limit=args.limit, test_limit=args.test_limit,
                                    progress=progress)

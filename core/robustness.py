@@ -150,8 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", default=str(MODELS_DIR), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
-        with progress_bar("Robustness") as progress:
+        with progress_bar("Loading") as progress:
             dataset = load_dataset(resolve_source(args.data), progress=progress)
+        with progress_bar("Robustness") as progress:
             report = run(args.names, dataset, limit=args.limit, models_dir=args.models_dir,
                          progress=progress)
     except (DataError, ValueError, FileNotFoundError) as exc:
