@@ -77,5 +77,5 @@ with tab_curves:
         chosen = st.multiselect("Models", names, default=names, key="adv_models")
         if chosen:
             st.plotly_chart(lab_figures.adversarial_figure(report, chosen), key="adv_curves")
-        st.caption(f"Accuracy of each CNN on {report['set']} ({report['rows']:,} images) after "
+        st.caption(f"Accuracy of each CNN on the {report['set']} images after "
                    "the attack at each epsilon. Reproduce with `python -m core.adversarial`.")

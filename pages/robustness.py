@@ -35,8 +35,8 @@ with tab_curves:
             st.plotly_chart(lab_figures.robustness_figure(report, chosen, metric),
                             key="robust_curves")
         st.caption(
-            f"Each point: one model on the {report['set']} ({report['rows']:,} images) after the "
-            "change; accuracy uses the model's validation-chosen threshold, AUROC does not need "
+            f"Each point: one model on the {report['set']} images after the change; "
+            "accuracy uses the model's validation-chosen threshold, AUROC does not need "
             "one. Reproduce with `python -m core.robustness`. The best open study's from-scratch "
             "CNN kept AUROC 0.88 under JPEG q50, 0.80 under blur σ 1 and 0.80 under a 16-pixel "
             "rescale.")
