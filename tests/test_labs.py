@@ -323,4 +323,4 @@ def test_filter_matrix_on_a_slice(cifake_zip, tmp_path):
         assert set(row) == set(report["variants"])
         assert all(0 <= v <= 1 for v in row.values())
     assert report["accuracy"]["original"]["original"] > 0.6  # learns something from 1,350 images
-    assert 950 <= report["n_test"] <= 1000
+    assert abs(report["n_test"] - 1000) <= 20  # stratified by label and class
