@@ -10,19 +10,16 @@ Curves for the named CNNs (default: every evaluated CNN) are merged into
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from core.artifacts import MODELS_DIR, list_reports, load_predictor
+from core.artifacts import MODELS_DIR, list_reports, load_predictor, read_json, write_json
 from core.dataset import Dataset
-from core.files import write_atomic
 from core.progress import ProgressFn, silent
 
-__all__ = ["EPSILONS", "REPORT", "attack", "curves", "fgsm", "loss_gradient", "pgd", "read_report"]
+__all__ = ["EPSILONS", "REPORT", "attack", "curves", "fgsm", "loss_gradient", "pgd"]
 
 REPORT = "adversarial.json"
 EPSILONS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)  # in /255 units: pixels move at most this much
@@ -95,11 +92,6 @@ def curves(model, threshold: float, images: np.ndarray, labels: np.ndarray, *,
     return out
 
 
-def read_report(models_dir: str | os.PathLike = MODELS_DIR) -> dict | None:
-    path = Path(models_dir) / REPORT
-    return json.loads(path.read_text()) if path.exists() else None
-
-
 def run(names: list[str] | None, dataset: Dataset, *, n: int = 1000,
         models_dir: str | os.PathLike = MODELS_DIR, progress: ProgressFn = silent) -> dict:
     """Curves for ``names`` (default: every evaluated CNN) on a stratified sample of ``n``
@@ -115,7 +107,7 @@ def run(names: list[str] | None, dataset: Dataset, *, n: int = 1000,
         raise ValueError(f"not an evaluated CNN: {unknown}; available: {sorted(reports)}")
     rows = evaluation_rows(dataset, n)
     images, labels = dataset.images[rows], dataset.labels[rows]
-    report = read_report(models_dir) or {}
+    report = read_json(REPORT, models_dir) or {}
     if report.get("fingerprint") not in (None, dataset.fingerprint) or report.get("rows") != len(rows):
         report = {}
     report.update({"fingerprint": dataset.fingerprint, "rows": int(len(rows)),
@@ -126,7 +118,7 @@ def run(names: list[str] | None, dataset: Dataset, *, n: int = 1000,
         report.setdefault("models", {})[name] = curves(
             model, float(reports[name]["threshold"]), images, labels,
             progress=subrange(progress, i / len(names), (i + 1) / len(names)))
-    write_atomic(Path(models_dir) / REPORT, json.dumps(report, indent=1).encode())
+    write_json(report, REPORT, models_dir)
     return report
 
 

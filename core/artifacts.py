@@ -26,7 +26,9 @@ __all__ = [
     "Predictor",
     "list_reports",
     "load_predictor",
+    "read_json",
     "read_report",
+    "write_json",
     "save_keras",
     "save_sklearn",
     "sha256",
@@ -64,6 +66,17 @@ def read_report(name: str, models_dir: str | os.PathLike = MODELS_DIR) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"no report for model {name!r} at {path}")
     return json.loads(path.read_text())
+
+
+def read_json(file_name: str, models_dir: str | os.PathLike = MODELS_DIR) -> dict | None:
+    """A JSON file in the models folder (a lab report, the leaderboard...), or None if absent."""
+    path = Path(models_dir) / file_name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def write_json(data, file_name: str, models_dir: str | os.PathLike = MODELS_DIR) -> Path:
+    """Write ``data`` as indented JSON to ``models_dir/file_name``, atomically."""
+    return write_atomic(Path(models_dir) / file_name, json.dumps(data, indent=1))
 
 
 def write_report(report: dict, models_dir: str | os.PathLike = MODELS_DIR) -> Path:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.artifacts import MODELS_DIR, list_reports, load_predictor, read_report, write_report
+from core.artifacts import (MODELS_DIR, list_reports, load_predictor, read_json, read_report,
+                            write_report)
 from core.dataset import Dataset
 from core.files import write_atomic
 from core.metrics import score_report
@@ -79,8 +80,7 @@ def read_test_scores(models_dir: str | os.PathLike = MODELS_DIR) -> dict | None:
     """Every evaluated model's P(FAKE) on the test set (``scores``: name -> list), with the test
     images' ``paths``, ``labels``, ``classes`` and ``leakfree`` flags, in test-row order; None
     before any evaluation."""
-    path = Path(models_dir) / "test_scores.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_json("test_scores.json", models_dir)
 
 
 def _write_test_scores(name: str, p_fake: np.ndarray, dataset: Dataset, models_dir) -> None:

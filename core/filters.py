@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from core.artifacts import MODELS_DIR, load_predictor
+from core.artifacts import MODELS_DIR, load_predictor, write_json
 from core.dataset import Dataset
-from core.files import write_atomic
 from core.perturb import blur, gray_world
 from core.progress import ProgressFn, silent, subrange
 
@@ -120,11 +116,6 @@ def filter_matrix(dataset: Dataset, *, model: str = "reference_cnn", epochs: int
             "reference": {"filtered": REFERENCE, "on_original": REFERENCE_ON_ORIGINAL}}
 
 
-def read_report(models_dir: str | os.PathLike = MODELS_DIR) -> dict | None:
-    path = Path(models_dir) / REPORT
-    return json.loads(path.read_text()) if path.exists() else None
-
-
 def main(argv: list[str] | None = None) -> int:
     from core.dataset import load_dataset
     from core.errors import DataError
@@ -151,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    write_atomic(Path(args.out) / REPORT, json.dumps(report, indent=1).encode())
+    write_json(report, REPORT, args.out)
     for variant, row in report["accuracy"].items():
         print(f"trained on {variant:10s} " + "  ".join(f"{t}: {a:.3f}" for t, a in row.items()))
     return 0

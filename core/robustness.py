@@ -10,25 +10,22 @@ Results for the named models (default: every evaluated model) are merged into
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from core.artifacts import MODELS_DIR, list_reports, load_predictor
+from core.artifacts import MODELS_DIR, list_reports, load_predictor, read_json, write_json
 from core.dataset import Dataset
-from core.files import write_atomic
 from core.perturb import blur, center_crop, gray_world, jpeg, noise, rescale
 from core.progress import ProgressFn, silent
 from core.quality import leakfree_test_mask
 from core.sources import stratified_split
 
-__all__ = ["PERTURBATIONS", "REPORT", "Perturbation", "battery", "evaluation_rows", "read_report"]
+__all__ = ["PERTURBATIONS", "REPORT", "Perturbation", "battery", "evaluation_rows"]
 
 REPORT = "robustness.json"
 
@@ -103,11 +100,6 @@ def battery(predictors: dict, thresholds: dict[str, float], images: np.ndarray,
     return results
 
 
-def read_report(models_dir: str | os.PathLike = MODELS_DIR) -> dict | None:
-    path = Path(models_dir) / REPORT
-    return json.loads(path.read_text()) if path.exists() else None
-
-
 def run(names: list[str] | None, dataset: Dataset, *, limit: int | None = None,
         models_dir: str | os.PathLike = MODELS_DIR, progress: ProgressFn = silent) -> dict:
     """Run the battery for ``names`` (default: every evaluated model) and merge the results
@@ -118,7 +110,7 @@ def run(names: list[str] | None, dataset: Dataset, *, limit: int | None = None,
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; available: {sorted(reports)}")
     rows = evaluation_rows(dataset, limit)
-    report = read_report(models_dir) or {}
+    report = read_json(REPORT, models_dir) or {}
     if report.get("rows") not in (None, len(rows)) or \
             report.get("fingerprint") not in (None, dataset.fingerprint):
         report = {}  # another evaluation set: start over
@@ -132,7 +124,7 @@ def run(names: list[str] | None, dataset: Dataset, *, limit: int | None = None,
                               "worse": p.worse} for k, p in PERTURBATIONS.items()},
     })
     report.setdefault("models", {}).update(results)
-    write_atomic(Path(models_dir) / REPORT, json.dumps(report, indent=1).encode())
+    write_json(report, REPORT, models_dir)
     return report
 
 

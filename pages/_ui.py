@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import runpy
 import threading
@@ -11,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.artifacts import MODELS_DIR, list_reports, load_predictor
+from core.artifacts import MODELS_DIR, list_reports, load_predictor, read_json
 from core.dataset import DEFAULT_SIZE, Dataset, load_dataset
 from core.embed import Embedding, register_space
 from core.errors import DataError
@@ -243,10 +242,9 @@ def model_reports() -> list[dict]:
     return _reports(_models_mtime())
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
+@st.cache_data(show_spinner=False, max_entries=16)
 def _json_file(name: str, mtime: int) -> dict | None:
-    path = MODELS_DIR / name
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_json(name)
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=16)
