@@ -189,19 +189,20 @@ def load_detector(names: list[str] | None = None, *, ensemble: list[str] | None 
 def stability(detector: Detector, inputs: np.ndarray) -> dict:
     """Re-score degraded copies of model inputs (``STABILITY_CHECKS``).
 
-    Returns ``{"scores": {check: {model: P(FAKE) array}}, "flips": {model: bool array}}``:
-    a model flips on an image when some degraded copy lands on the other side of its
-    threshold than the original.
+    Returns ``{"scores": {"original" or check: {model: P(FAKE) array}}, "flips": {model: bool
+    array}, "inputs": {check: degraded inputs}}``: a model flips on an image when some degraded
+    copy lands on the other side of its threshold than the original.
     """
     original = detector.score(inputs)
     scores = {"original": original}
     flips = {name: np.zeros(len(inputs), bool) for name in original}
-    for check, degrade in STABILITY_CHECKS.items():
-        scores[check] = detector.score(degrade(inputs))
+    degraded = {check: degrade(inputs) for check, degrade in STABILITY_CHECKS.items()}
+    for check, copies in degraded.items():
+        scores[check] = detector.score(copies)
         for name, p in scores[check].items():
             t = detector.threshold(name)
             flips[name] |= (p >= t) != (original[name] >= t)
-    return {"scores": scores, "flips": flips}
+    return {"scores": scores, "flips": flips, "inputs": degraded}
 
 
 # ---------------------------------------------------------------- batch scanning

@@ -13,9 +13,9 @@ import streamlit as st
 from core.artifacts import MODELS_DIR, list_reports, load_predictor, read_json
 from core.dataset import DEFAULT_SIZE, Dataset, load_dataset
 from core.embed import Embedding, register_space
-from core.errors import DataError
-from core.imageio import enlarge
-from core.predict import Detector, load_detector
+from core.errors import DataError, ImageError
+from core.imageio import ImageInfo, decode_image, describe_image, enlarge
+from core.predict import Detector, load_detector, stability
 from core.quality import duplicate_report
 from core.sources import CLASS_NAMES, LABELS, SPLITS, resolve_source, scan_source
 from core.stats import DatasetStats
@@ -265,6 +265,37 @@ def detector(names: tuple[str, ...] | None = None,
     except (OSError, ValueError) as exc:
         st.error(escape_markdown(f"The models cannot be loaded: {exc}"), icon=":material/error:")
         return None
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _stability(x: np.ndarray, versions: tuple, _detector: Detector) -> dict:
+    return stability(_detector, x[None])
+
+
+def stability_of(detector: Detector, x: np.ndarray) -> dict:
+    """``core.predict.stability`` of one model input (its "original" scores are the verdicts'),
+    computed once per input and set of model files."""
+    sha = {r["name"]: r.get("sha256", "") for r in model_reports()}
+    versions = (tuple((n, sha.get(n, "")) for n in detector.names), tuple(detector.ensemble))
+    return _stability(x, versions, detector)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def decoded(data: bytes) -> tuple[np.ndarray | None, ImageInfo | None, str]:
+    """An uploaded file's pixels and header facts, or ``(None, None, reason)`` when it cannot be
+    read (decoded once per file content)."""
+    try:
+        return decode_image(data), describe_image(data), ""
+    except ImageError as exc:
+        return None, None, str(exc)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def heatmap(x: np.ndarray, name: str, sha: str, method: str, layer: str, target: str,
+            _explainer) -> np.ndarray:
+    """``Explainer.heatmap`` of model ``name`` (file ``sha``), computed once per input and
+    setting (opacity and colour map changes reuse it)."""
+    return _explainer.heatmap(x, method, layer=layer, target=target)
 
 
 @st.cache_resource(show_spinner="Preparing heat maps…", max_entries=8)

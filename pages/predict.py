@@ -4,9 +4,8 @@ models see, heat maps of why, and whether the verdicts survive re-saving and res
 import streamlit as st
 
 from core import predict, verdicts
-from core.errors import ImageError
 from core.explain import COLORMAPS, METHODS, overlay, png_bytes
-from core.imageio import CIFAKE_JPEG_QUALITY, decode_image, describe_image, enlarge
+from core.imageio import CIFAKE_JPEG_QUALITY, enlarge
 from core.perturb import STABILITY_CHECKS
 from core.sources import CLASS_NAMES, LABELS, read_member
 from pages import _ui
@@ -67,10 +66,11 @@ if not candidates:
 
 readable = []
 for name, data in candidates:
-    try:
-        readable.append((name, data, decode_image(data), describe_image(data)))
-    except ImageError as exc:
-        st.error(_ui.escape_markdown(f"{name}: {exc}"), icon=":material/broken_image:")
+    image, info, problem = _ui.decoded(data)
+    if image is None:
+        st.error(_ui.escape_markdown(f"{name}: {problem}"), icon=":material/broken_image:")
+    else:
+        readable.append((name, data, image, info))
 if not readable:
     st.stop()
 if len(readable) > 1:
@@ -114,7 +114,8 @@ band = st.slider("Inconclusive band (± around each model's threshold)", 0.0, 0.
                  predict.INCONCLUSIVE_BAND, 0.01, key="check_band",
                  help="A P(FAKE) this close to the model's validation-chosen threshold is "
                       "reported as inconclusive.")
-scores = detector.score(x[None])
+result = _ui.stability_of(detector, x)  # the verdicts and the stability check below
+scores = result["scores"]["original"]
 frame = verdicts.scores_frame(scores, detector, band=band)
 ensemble_row = frame[frame["model"] == predict.ENSEMBLE].iloc[0]
 colour = {"FAKE": "red", "REAL": "blue", "inconclusive": "gray"}[ensemble_row["verdict"]]
@@ -168,7 +169,7 @@ else:
     big = enlarge(x, max(1, 256 // size))
     columns = st.columns(max(len(methods), 1))
     for column, method in zip(columns, methods):
-        heat = tools.heatmap(x, method, layer=layer, target=target)
+        heat = _ui.heatmap(x, model_name, sha[model_name], method, layer, target, tools)
         shown = overlay(big, heat, opacity=opacity, colormap=colormap)
         column.image(shown, caption=f"{method} · {model_name} · evidence for {target}")
         column.download_button("Download PNG", png_bytes(shown), mime="image/png",
@@ -186,10 +187,8 @@ st.subheader("Stability check")
 st.markdown("The same input re-saved and resized slightly: a verdict that flips under such "
             "harmless changes should not be trusted. This is the trap users of open detectors "
             "report most.")
-degraded = {check: fn(x[None])[0] for check, fn in STABILITY_CHECKS.items()}
-for column, (check, copy) in zip(st.columns(len(degraded)), degraded.items()):
-    column.image(enlarge(copy, max(1, 96 // size)), caption=check)
-result = predict.stability(detector, x[None])
+for column, (check, copies) in zip(st.columns(len(result["inputs"])), result["inputs"].items()):
+    column.image(enlarge(copies[0], max(1, 96 // size)), caption=check)
 table = verdicts.stability_frame(result, detector)
 unstable = table[table["verdict holds"] == "unstable"]["model"].tolist()
 if predict.ENSEMBLE in unstable:
