@@ -387,11 +387,11 @@ def random_test_row(dataset: Dataset, *, key: str, leakfree: bool = False) -> in
 
 
 def duplicate_leaked_rows(dataset: Dataset) -> np.ndarray:
-    """Test rows whose image also occurs in train."""
+    """Test rows whose image also occurs in train, cached per dataset."""
     from core.quality import leakfree_test_mask
 
-    return np.flatnonzero((dataset.splits == 1) & ~leakfree_test_mask(dataset.hashes,
-                                                                       dataset.splits))
+    return memo(("leaked", dataset.fingerprint), lambda: np.flatnonzero(
+        (dataset.splits == 1) & ~leakfree_test_mask(dataset.hashes, dataset.splits)))
 
 
 def class_filter(stats: DatasetStats, *, key: str) -> str:
