@@ -65,12 +65,17 @@ def _blend(x: np.ndarray, y: np.ndarray, k: float) -> np.ndarray:
 
 
 def evaluation_rows(dataset: Dataset, limit: int | None = None, seed: int = 0) -> np.ndarray:
-    """Rows of the leak-free test set, or a stratified (label x class) subset of ``limit``."""
+    """Rows of the leak-free test set, or a stratified (label x class) subset of ``limit``;
+    raises ValueError unless both labels are present."""
     rows = np.flatnonzero(leakfree_test_mask(dataset.hashes, dataset.splits))
     if limit is not None and limit < len(rows):
         keep = stratified_split(dataset.labels[rows], dataset.classes[rows], limit / len(rows),
                                 seed=seed)
         rows = rows[keep]
+    if len(np.unique(dataset.labels[rows])) < 2:
+        raise ValueError(f"{len(rows):,} leak-free test images are not enough: both REAL and FAKE "
+                         "are needed (use a larger limit, or a dataset with test images of "
+                         "both labels)")
     return rows
 
 

@@ -324,3 +324,12 @@ def test_filter_matrix_on_a_slice(cifake_zip, tmp_path):
         assert all(0 <= v <= 1 for v in row.values())
     assert report["accuracy"]["original"]["original"] > 0.6  # learns something from 1,350 images
     assert abs(report["n_test"] - 1000) <= 20  # stratified by label and class
+
+
+def test_too_small_evaluation_set_is_refused():
+    from core.robustness import evaluation_rows
+
+    dataset = _quiz_dataset()
+    assert len(evaluation_rows(dataset)) == 30
+    with pytest.raises(ValueError, match="both REAL and FAKE are needed"):
+        evaluation_rows(dataset, limit=0)
