@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from core.calibration import apply_calibration
 from core.files import atomic_target, write_atomic
 from core.sources import REPO_ROOT
 
@@ -104,19 +105,23 @@ class Predictor:
     model : keras.Model or scikit-learn estimator
     size : int
         The image side the model expects.
+    calibration : dict or None
+        The Platt scaling from the model's report (``core.calibration``), applied to every
+        score; None gives the model's raw output.
     """
 
     name: str
     family: str
     model: Any
     size: int
+    calibration: dict | None = None
 
     def predict(self, images: np.ndarray, *, batch_size: int = BATCH) -> np.ndarray:
-        """P(FAKE) per image, shape (n,), float32."""
+        """Calibrated P(FAKE) per image, shape (n,), float32."""
         out = np.empty(len(images), dtype=np.float32)
         for start in range(0, len(images), batch_size):
             out[start:start + batch_size] = self._scores(images[start:start + batch_size])
-        return out
+        return apply_calibration(self.calibration, out)
 
     def _scores(self, batch: np.ndarray) -> np.ndarray:
         if self.family == "classical":
@@ -139,7 +144,9 @@ class Predictor:
             if keras.backend.backend() == "tensorflow":
                 import tensorflow as tf
 
-                call = tf.function(call, reduce_retracing=True, autograph=False)
+                # one trace for every batch size (a shape-polymorphic signature, never retraced)
+                spec = tf.TensorSpec([None, self.size, self.size, 3], tf.float32)
+                call = tf.function(call, input_signature=[spec], autograph=False)
             self.__dict__["_compiled"] = lambda batch: call(np.asarray(batch, dtype=np.float32))
         return self.__dict__["_compiled"]
 
@@ -168,16 +175,19 @@ class Predictor:
         return float(np.median(times) * 1000)
 
 
-def load_predictor(name: str, models_dir: str | os.PathLike = MODELS_DIR) -> Predictor:
+def load_predictor(name: str, models_dir: str | os.PathLike = MODELS_DIR, *,
+                   calibrated: bool = True) -> Predictor:
     """Load model ``name`` from its report's file: Keras in safe mode, scikit-learn through
     skops with only scikit-learn/NumPy/SciPy types trusted; the file's sha256 must match the
-    report's."""
+    report's. Its scores are calibrated by the report's calibration unless ``calibrated`` is
+    False."""
     report = read_report(name, models_dir)
     path = Path(models_dir) / report["file"]
     if report.get("sha256") and sha256(path) != report["sha256"]:
         raise ValueError(f"{path.name} does not match the sha256 in its report; retrain or "
                          "re-evaluate it")
     size = int(report.get("input_size", 32))
+    calibration = report.get("calibration") if calibrated else None
     if path.suffix == ".skops":
         import skops.io as sio
 
@@ -185,8 +195,8 @@ def load_predictor(name: str, models_dir: str | os.PathLike = MODELS_DIR) -> Pre
         refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
         if refused:
             raise ValueError(f"{path.name} contains types that are not trusted: {refused}")
-        return Predictor(name, "classical", sio.load(path, trusted=untrusted), size)
+        return Predictor(name, "classical", sio.load(path, trusted=untrusted), size, calibration)
     import keras
 
     model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    return Predictor(name, report.get("family", "cnn"), model, size)
+    return Predictor(name, report.get("family", "cnn"), model, size, calibration)

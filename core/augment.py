@@ -4,6 +4,8 @@ under any Keras backend).
 Operations, each applied to a random half of the batch (crop: to every image):
 - ``flip``: horizontal mirror;
 - ``crop``: pad 4 pixels (reflect) and crop back at a random offset;
+- ``shift8``: translate by -8, 0 or 8 pixels on each axis (reflect), which keeps the 8x8 JPEG
+  block grid aligned;
 - ``jpeg``: re-encode at a random JPEG quality in [30, 95];
 - ``blur``: Gaussian blur with sigma in [0.3, 1.5];
 - ``noise``: Gaussian noise with sigma in [1, 12] / 255;
@@ -19,8 +21,16 @@ from core.perturb import blur, jpeg, rescale
 
 __all__ = ["AUGMENTATIONS", "augment_batch"]
 
-AUGMENTATIONS = ("flip", "crop", "jpeg", "blur", "noise", "rescale")
+AUGMENTATIONS = ("flip", "crop", "shift8", "jpeg", "blur", "noise", "rescale")
 _PAD = 4
+
+
+def _random_crop(images: np.ndarray, pad: int, offsets: np.ndarray) -> np.ndarray:
+    """Each image reflect-padded by ``pad`` and cropped back at its (dy, dx) in ``offsets``."""
+    size = images.shape[1]
+    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
+    return np.stack([padded[i, dy:dy + size, dx:dx + size]
+                     for i, (dy, dx) in enumerate(offsets.T)])
 
 
 def augment_batch(images: np.ndarray, ops: tuple[str, ...], rng: np.random.Generator) -> np.ndarray:
@@ -37,16 +47,15 @@ def augment_batch(images: np.ndarray, ops: tuple[str, ...], rng: np.random.Gener
     if unknown:
         raise ValueError(f"unknown augmentation(s) {sorted(unknown)}; choose from {AUGMENTATIONS}")
     out = images.copy()
-    n, size = len(out), out.shape[1]
+    n = len(out)
     half = lambda: np.flatnonzero(rng.random(n) < 0.5)  # noqa: E731
     if "flip" in ops:
         idx = half()
         out[idx] = out[idx, :, ::-1]
     if "crop" in ops:
-        padded = np.pad(out, ((0, 0), (_PAD, _PAD), (_PAD, _PAD), (0, 0)), mode="reflect")
-        dy, dx = rng.integers(0, 2 * _PAD + 1, size=(2, n))
-        for i in range(n):
-            out[i] = padded[i, dy[i]:dy[i] + size, dx[i]:dx[i] + size]
+        out = _random_crop(out, _PAD, rng.integers(0, 2 * _PAD + 1, size=(2, n)))
+    if "shift8" in ops:
+        out = _random_crop(out, 8, 8 * rng.integers(0, 3, size=(2, n)))
     if "jpeg" in ops:
         for i in half():
             out[i:i + 1] = jpeg(out[i:i + 1], int(rng.integers(30, 96)))

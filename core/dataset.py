@@ -17,9 +17,10 @@ from core.imageio import decode_image, resize_square
 from core.progress import ProgressFn, silent
 from core.sources import (
     CLASS_NAMES, LABELS, REPO_ROOT, SPLITS, Listing, scan_source, source_identity,
+    stratified_split,
 )
 
-__all__ = ["DEFAULT_SIZE", "CACHE_DIR", "Dataset", "load_dataset"]
+__all__ = ["DEFAULT_SIZE", "CACHE_DIR", "Dataset", "load_dataset", "train_val_rows"]
 
 DEFAULT_SIZE = 32
 CACHE_DIR = Path(os.environ.get("CIFAKE_CACHE", REPO_ROOT / "data" / "cache"))
@@ -115,6 +116,23 @@ class Dataset:
                     CLASS_NAMES[c]: int(n) for c, n in enumerate(per_class) if n
                 }
         return out
+
+
+def train_val_rows(dataset: Dataset, *, val_fraction: float = 0.1, seed: int = 0,
+                   limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of the training and validation images: a seeded split of the train split
+    stratified by label and class; ``limit`` keeps a stratified subset of both."""
+    rows = np.flatnonzero(dataset.splits == 0)
+    if limit is not None and limit < len(rows):
+        keep = stratified_split(dataset.labels[rows], dataset.classes[rows],
+                                limit / len(rows), seed=seed + 1)
+        rows = rows[keep]
+    is_val = stratified_split(dataset.labels[rows], dataset.classes[rows], val_fraction, seed=seed)
+    if is_val.all() or not is_val.any():
+        raise ValueError(f"{len(rows):,} training images cannot be split into training and "
+                         f"validation sets ({val_fraction:.0%} of each label and class); "
+                         "use more training images (a larger --limit)")
+    return rows[~is_val], rows[is_val]
 
 
 def load_dataset(

@@ -18,9 +18,10 @@ import numpy as np
 
 from core.artifacts import (MODELS_DIR, list_reports, load_predictor, read_json, read_report,
                             write_report)
-from core.dataset import Dataset
+from core.calibration import apply_calibration, fit_platt
+from core.dataset import Dataset, train_val_rows
 from core.files import write_atomic
-from core.metrics import score_report
+from core.metrics import calibration, choose_threshold, score_report, threshold_metrics
 from core.quality import leakfree_test_mask
 
 __all__ = [
@@ -40,22 +41,26 @@ SPEED_SAMPLE = 4096
 
 def evaluate_model(name: str, dataset: Dataset, *,
                    models_dir: str | os.PathLike = MODELS_DIR) -> dict:
-    """Score model ``name`` on the test and leak-free test sets of ``dataset`` at 0.5 and at
-    the validation-chosen threshold, time it, and save the updated report."""
+    """Fit model ``name``'s calibration and decision threshold on its validation images, score
+    it on the test and leak-free test sets at 0.5 and at that threshold, time it, and save the
+    updated report."""
     report = read_report(name, models_dir)
-    predictor = load_predictor(name, models_dir)
+    predictor = load_predictor(name, models_dir, calibrated=False)
     if dataset.size != predictor.size:
         raise ValueError(f"model {name!r} takes {predictor.size}x{predictor.size} images, the "
                          f"dataset was loaded at {dataset.size}x{dataset.size} (use --size)")
+    _calibrate(report, predictor, dataset)
     test = dataset.splits == 1
     leakfree = leakfree_test_mask(dataset.hashes, dataset.splits)
     test_images = dataset.images[test]
-    p_fake = predictor.predict(test_images)
+    raw = predictor.predict(test_images)
+    p_fake = apply_calibration(report["calibration"], raw)
     y, classes = dataset.labels[test], dataset.classes[test]
     in_leakfree = leakfree[test]
     threshold = float(report["threshold"])
     report["metrics"] = {
-        "test": score_report(y, p_fake, classes, threshold=threshold),
+        "test": {**score_report(y, p_fake, classes, threshold=threshold),
+                 "uncalibrated": calibration(y, raw)},
         "leakfree_test": score_report(y[in_leakfree], p_fake[in_leakfree],
                                       classes[in_leakfree], threshold=threshold),
     }
@@ -74,6 +79,28 @@ def evaluate_model(name: str, dataset: Dataset, *,
     _write_test_scores(name, p_fake, dataset, models_dir)
     write_leaderboard(models_dir)
     return report
+
+
+def _calibrate(report: dict, predictor, dataset: Dataset) -> None:
+    """Fit the report's Platt scaling on the model's validation images (the seeded split it was
+    trained with), then choose its threshold on the calibrated validation scores."""
+    split = report.get("split", {})
+    _, val_rows = train_val_rows(dataset, val_fraction=split.get("val_fraction", 0.1),
+                                 seed=split.get("seed", 0),
+                                 limit=(report.get("training") or {}).get("limit"))
+    y_val = dataset.labels[val_rows]
+    raw = predictor.predict(dataset.images[val_rows])
+    fitted = fit_platt(y_val, raw)
+    p_val = apply_calibration(fitted, raw)
+    report["calibration"] = {**fitted, "n_validation": int(len(val_rows)),
+                             "validation_ece_before": calibration(y_val, raw)["ece"],
+                             "validation_ece_after": calibration(y_val, p_val)["ece"]}
+    report["threshold"] = choose_threshold(y_val, p_val)
+    report["validation"] = {
+        "accuracy": threshold_metrics(y_val, p_val, report["threshold"])["accuracy"],
+        "roc_auc": score_report(y_val, p_val, dataset.classes[val_rows],
+                                threshold=report["threshold"])["roc_auc"],
+    }
 
 
 def read_test_scores(models_dir: str | os.PathLike = MODELS_DIR) -> dict | None:
@@ -145,10 +172,28 @@ def write_leaderboard(models_dir: str | os.PathLike = MODELS_DIR) -> Path:
 
 
 def hardware() -> str:
-    """This machine's processor and core count, for reports."""
+    """This machine's processor and core count, and the accelerator Keras uses if any."""
     import platform
 
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    cpu = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    return ", ".join([cpu, *_accelerators()])
+
+
+def _accelerators() -> list[str]:
+    """Names of the GPUs the Keras backend runs on (none when Keras is not loaded)."""
+    if "keras" not in sys.modules:
+        return []
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return [d.name for d in tf.config.list_physical_devices("GPU")]
+    return []
 
 
 def main(argv: list[str] | None = None) -> int:

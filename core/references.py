@@ -8,6 +8,7 @@ REFERENCES = {
     "student_3conv_cnn": (0.925, "student report, 3-conv CNN"),
     "student_vit_finetuned": (0.9865, "student report, fine-tuned ViT (pre-trained)"),
     "open_study_cnn": (0.976, "best open study, CNN trained from scratch"),
+    "open_study_vit_s": (0.9877, "best open study, ViT-S pre-trained on ImageNet"),
     "study_lenet": (0.94, "reference study, LeNet"),
     "study_lenet2": (0.952, "reference study, LeNet with doubled convolutions"),
     "study_logreg": (0.677, "reference study, logistic regression on pixels"),
@@ -30,4 +31,6 @@ MODEL_REFERENCES = {
     "svm": "study_svm",
     "mlp": "study_mlp",
     "ours": "student_vit_finetuned",
+    "flagship": "open_study_vit_s",
+    "scanner": "open_study_cnn",
 }

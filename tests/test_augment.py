@@ -64,6 +64,21 @@ def test_crop_is_shifted_window_of_reflect_padded_input(batch):
     assert len(set(offsets)) > 1  # offsets vary across the batch
 
 
+def test_shift8_keeps_the_jpeg_grid(batch):
+    """shift8 moves each image by -8, 0 or 8 pixels per axis: a window of the 8-px reflect-padded
+    image at an offset that is a multiple of 8, so 8x8 JPEG blocks stay aligned."""
+    out = augment_batch(batch, ("shift8",), rng(4))
+    size = batch.shape[1]
+    offsets = []
+    for original, image in zip(batch, out):
+        padded = np.pad(original, ((8, 8), (8, 8), (0, 0)), mode="reflect")
+        matches = [(dy, dx) for dy in range(17) for dx in range(17)
+                   if np.array_equal(padded[dy:dy + size, dx:dx + size], image)]
+        assert matches and all(dy % 8 == 0 and dx % 8 == 0 for dy, dx in matches[:1])
+        offsets.append(matches[0])
+    assert len(set(offsets)) > 1
+
+
 def test_jpeg_changes_pixels_modestly(batch):
     out = augment_batch(batch, ("jpeg",), rng(0))
     diff = np.abs(out.astype(int) - batch.astype(int)).mean(axis=(1, 2, 3))

@@ -102,3 +102,17 @@ def test_weights_only_for_backbones():
 def test_unknown_model():
     with pytest.raises(ValueError, match="unknown backbone 'alexnet'"):
         build_model("alexnet")
+
+
+@pytest.mark.parametrize("name, width, params", [
+    ("flagship", None, 1_565_713), ("flagship", 24, 393_481),
+    ("scanner", None, 70_449), ("scanner", 12, 39_877),
+])
+def test_widenable_params(name, width, params):
+    """The shipped widths are the defaults (flagship 48, scanner 16); a width scales them."""
+    assert build_model(name, width=width).count_params() == params
+
+
+def test_width_only_for_widenable():
+    with pytest.raises(ValueError, match="--width applies to"):
+        build_model("reference_cnn", width=32)

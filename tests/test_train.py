@@ -32,7 +32,8 @@ from core.sources import CLASS_NAMES
 
 keras = pytest.importorskip("keras")
 
-from core.train import TrainConfig, train, train_val_rows  # noqa: E402
+from core.dataset import train_val_rows  # noqa: E402
+from core.train import TrainConfig, train  # noqa: E402
 
 PER_CLASS = 6  # images per split x label x class
 N_TRAIN = 2 * 10 * PER_CLASS  # 120
@@ -206,6 +207,82 @@ def test_continue_training_from_saved_model(lenet_report, models_dir, dataset, t
                                                  + lenet_report["training"]["seconds"])
     assert report["metrics"]["test"]["roc_auc"] == pytest.approx(
         lenet_report["metrics"]["test"]["roc_auc"], abs=1e-3)
+
+
+def test_evaluation_calibrates_on_validation(lenet_report, models_dir, dataset):
+    """The harness fits Platt scaling on the validation rows, picks the threshold on the
+    calibrated scores, and every stored or served score is calibrated."""
+    from core.calibration import apply_calibration, fit_platt
+
+    report = lenet_report
+    cal = report["calibration"]
+    assert cal["method"] == "platt" and cal["n_validation"] == 20
+    _, val_rows = train_val_rows(dataset)
+    raw = load_predictor("lenet", models_dir, calibrated=False).predict(dataset.images[val_rows])
+    refit = fit_platt(dataset.labels[val_rows], raw)
+    assert (cal["a"], cal["b"]) == pytest.approx((refit["a"], refit["b"]))
+    test = dataset.splits == 1
+    raw_test = load_predictor("lenet", models_dir, calibrated=False).predict(dataset.images[test])
+    served = load_predictor("lenet", models_dir).predict(dataset.images[test])
+    np.testing.assert_allclose(served, apply_calibration(cal, raw_test), atol=1e-6)
+    stored = np.asarray(read_test_scores(models_dir)["scores"]["lenet"])
+    np.testing.assert_allclose(stored, served, atol=1e-4)
+    assert report["metrics"]["test"]["uncalibrated"]["ece"] >= 0
+    assert report["validation"]["accuracy"] == threshold_metrics(
+        dataset.labels[val_rows], apply_calibration(cal, raw), report["threshold"])["accuracy"]
+
+
+def test_resume_continues_an_interrupted_run(dataset, tmp_path, monkeypatch):
+    """A run stopped after its first epoch leaves a checkpoint; a plain re-run refuses to
+    discard it, --resume finishes the run with both epochs in its history and time."""
+    import core.train as train_module
+
+    monkeypatch.setattr(train_module, "CHECKPOINT_DIR", tmp_path / "checkpoints")
+    config = dict(model="scanner", name="resumed", width=4, epochs=2, batch_size=32)
+
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt
+
+    real_log = train_module._epoch_log
+
+    def log_then_stop(path):
+        log = real_log(path)
+        original = log.on_epoch_end
+        log.on_epoch_end = lambda epoch, logs=None: (original(epoch, logs), Stop().on_epoch_end(epoch))
+        return log
+
+    monkeypatch.setattr(train_module, "_epoch_log", log_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(**config), dataset, models_dir=tmp_path, verbose=0)
+    checkpoint = tmp_path / "checkpoints" / "resumed"
+    assert len(json.loads((checkpoint / "history.json").read_text())) == 1
+    assert not (tmp_path / "resumed.keras").exists()
+    monkeypatch.setattr(train_module, "_epoch_log", real_log)
+    with pytest.raises(ValueError, match="--resume"):
+        train(TrainConfig(**config), dataset, models_dir=tmp_path, verbose=0)
+    report = train(TrainConfig(**config, resume=True), dataset, models_dir=tmp_path, verbose=0)
+    assert len(report["training"]["history"]["val_loss"]) == 2
+    assert report["training"]["seconds"] >= sum(report["training"]["history"]["epoch_seconds"])
+    assert not checkpoint.exists()  # a finished run leaves no checkpoint
+    with pytest.raises(ValueError, match="no checkpoint"):
+        train(TrainConfig(**{**config, "name": "never"}, resume=True), dataset, models_dir=tmp_path)
+
+
+def test_distilled_targets_mix_label_and_teacher(dataset):
+    """With a teacher, each target is the mean of the label and the teacher's P(FAKE) on the
+    same (augmented) image."""
+    from core.deep import build_model
+    from core.train import DISTILL_WEIGHT, _batches
+
+    teacher = build_model("scanner", width=4)
+    images, labels = dataset.images[:40], dataset.labels[:40]
+    x, y = _batches(images, labels, 16, ("flip",), 0, teacher)[0]
+    p = np.asarray(teacher(x, training=False)).reshape(-1)
+    order = np.sort(np.random.default_rng(0).permutation(40)[:16])
+    expected = (1 - DISTILL_WEIGHT) * labels[order] + DISTILL_WEIGHT * p
+    np.testing.assert_allclose(y, expected, atol=1e-5)
+    assert DISTILL_WEIGHT == 0.5 and not np.isin(y, (0.0, 1.0)).all()
 
 
 def build_params(name: str) -> int:
