@@ -17,6 +17,7 @@ from core.references import REFERENCES
 __all__ = [
     "agreement_matrix",
     "agreement_figure",
+    "calibration_change_figure",
     "calibration_figure",
     "confusion_figure",
     "curves_figure",
@@ -109,6 +110,22 @@ def calibration_figure(reports: list[dict], split: str = "test") -> go.Figure:
     fig.update_xaxes(title_text="mean predicted P(FAKE)", range=[0, 1])
     fig.update_yaxes(title_text="observed share of FAKE", range=[0, 1])
     return fig.update_layout(height=420, title="Reliability", margin=dict(l=10, r=10, t=40, b=10))
+
+
+def calibration_change_figure(report: dict) -> go.Figure:
+    """Reliability on the test set of one model before and after its calibration."""
+    test = report["metrics"]["test"]
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect",
+                               line=dict(dash="dot", color="grey")))
+    for label, part in (("before", test.get("uncalibrated")), ("after", test)):
+        if part:
+            rel = part["reliability"]
+            fig.add_trace(go.Scatter(x=rel["mean_predicted"], y=rel["observed_fake"],
+                                     mode="lines+markers", name=f"{label} (ECE {part['ece']:.3f})"))
+    fig.update_xaxes(title_text="mean predicted P(FAKE)", range=[0, 1])
+    fig.update_yaxes(title_text="observed share of FAKE", range=[0, 1])
+    return fig.update_layout(height=360, title=f"{report['name']}: calibration on test",
+                             **_LAYOUT)
 
 
 def per_class_figure(reports: list[dict], split: str = "test") -> go.Figure:

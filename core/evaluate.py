@@ -18,7 +18,7 @@ import numpy as np
 
 from core.artifacts import (MODELS_DIR, list_reports, load_predictor, read_json, read_report,
                             write_report)
-from core.calibration import apply_calibration, fit_platt
+from core.calibration import apply_calibration, fit_calibration
 from core.dataset import Dataset, train_val_rows
 from core.files import write_atomic
 from core.metrics import calibration, choose_threshold, score_report, threshold_metrics
@@ -82,7 +82,7 @@ def evaluate_model(name: str, dataset: Dataset, *,
 
 
 def _calibrate(report: dict, predictor, dataset: Dataset) -> None:
-    """Fit the report's Platt scaling on the model's validation images (the seeded split it was
+    """Fit the report's calibration on the model's validation images (the seeded split it was
     trained with), then choose its threshold on the calibrated validation scores."""
     split = report.get("split", {})
     _, val_rows = train_val_rows(dataset, val_fraction=split.get("val_fraction", 0.1),
@@ -90,7 +90,7 @@ def _calibrate(report: dict, predictor, dataset: Dataset) -> None:
                                  limit=(report.get("training") or {}).get("limit"))
     y_val = dataset.labels[val_rows]
     raw = predictor.predict(dataset.images[val_rows])
-    fitted = fit_platt(y_val, raw)
+    fitted = fit_calibration(y_val, raw)
     p_val = apply_calibration(fitted, raw)
     report["calibration"] = {**fitted, "n_validation": int(len(val_rows)),
                              "validation_ece_before": calibration(y_val, raw)["ece"],

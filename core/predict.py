@@ -54,6 +54,7 @@ __all__ = [
 INCONCLUSIVE_BAND = 0.1  # |P(FAKE) - threshold| below this is "inconclusive"
 ENSEMBLE = "ensemble"
 ENSEMBLE_SIZE = 3  # the default ensemble: the best models by test accuracy
+SCANNER = "scanner"  # the default model of folder scans (fast, distilled from the flagship)
 VIEWS = {"resize": "whole image resized", "crop": "centre square crop, resized"}
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 MAX_FILE_BYTES = 50 * 2**20
@@ -184,6 +185,13 @@ def load_detector(names: list[str] | None = None, *, ensemble: list[str] | None 
         size=sizes.pop(),
         families={r["name"]: r.get("family", "") for r in reports},
     )
+
+
+def scan_models(models_dir: str | os.PathLike = MODELS_DIR) -> list[str] | None:
+    """The models a folder scan uses unless told otherwise: the scanner when it is evaluated,
+    else every evaluated model (None)."""
+    evaluated = {r["name"] for r in list_reports(models_dir) if "metrics" in r}
+    return [SCANNER] if SCANNER in evaluated else None
 
 
 def stability(detector: Detector, inputs: np.ndarray) -> dict:
@@ -343,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or zips")
     parser.add_argument("--model", action="append", dest="models", metavar="NAME",
-                        help="score with this model (repeatable; default: every shipped model)")
+                        help=f"score with this model (repeatable; default: {SCANNER}, or every "
+                        "evaluated model when it is absent)")
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--csv", help="write the table as CSV to this file")
     out.add_argument("--json", help="write the table as JSON to this file")
@@ -359,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {target} exists; choose another name or pass --overwrite", file=sys.stderr)
         return 2
     try:
-        detector = load_detector(args.models, models_dir=args.models_dir)
+        detector = load_detector(args.models or scan_models(args.models_dir),
+                                 models_dir=args.models_dir)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core import compare
+from core.cards import model_card
 from core.sources import CLASS_NAMES, LABELS
 from pages import _ui
 
@@ -48,10 +49,23 @@ if not selected:
     st.info("Choose at least one model.")
     st.stop()
 
-tab_curves, tab_confusion, tab_class, tab_training, tab_sweep, tab_agree, tab_drill = st.tabs([
-    "ROC & PR", "Confusion & calibration", "Per class", "Training", "PCA sweep",
+tab_card, tab_curves, tab_confusion, tab_class, tab_training, tab_sweep, tab_agree, tab_drill = st.tabs([
+    "Model cards", "ROC & PR", "Confusion & calibration", "Per class", "Training", "PCA sweep",
     "Agreement & ensemble", "Drill-down",
 ])
+
+with tab_card:
+    name = st.selectbox("Model", chosen, key="card_model")
+    report = by_name[name]
+    left, right = st.columns([3, 2])
+    for section, rows in model_card(report, _ui.lab_report("robustness.json")).items():
+        left.markdown(f"**{section}**")
+        left.table(pd.DataFrame(rows, columns=["", name]).set_index(""))
+    if report.get("calibration"):
+        right.markdown("**Calibration** maps the model's raw output to a probability that means "
+                       "what it says, fitted on validation images only; the ranking (AUROC) "
+                       "does not change.")
+        right.plotly_chart(compare.calibration_change_figure(report), key="card_calibration")
 
 with tab_curves:
     st.markdown("**ROC**: how many fakes a model catches (up) for each share of real images it "

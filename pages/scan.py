@@ -25,10 +25,13 @@ files = st.file_uploader(
     accept_multiple_files=True, key="scan_upload",
     help="Files stay in memory; nothing is saved.")
 left, right = st.columns(2)
-models = left.multiselect("Models", everything.names, default=everything.names, key="scan_models")
+default_models = predict.scan_models() or everything.names
+models = left.multiselect("Models", everything.names, default=default_models, key="scan_models",
+                          help=f"The default, {predict.SCANNER}, scores thousands of images per "
+                          "second; add the flagship for the most accurate verdicts.")
 ensemble = right.multiselect(
     "Ensemble (mean P(FAKE), decided at 0.5)", models,
-    default=[n for n in everything.ensemble if n in models], key="scan_ensemble")
+    default=[n for n in everything.ensemble if n in models] or models[:1], key="scan_ensemble")
 c1, c2 = st.columns(2)
 view = c1.segmented_control("Preprocessing", list(predict.VIEWS), format_func=predict.VIEWS.get,
                             default="resize", key="scan_view") or "resize"

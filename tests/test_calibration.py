@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from core.calibration import apply_calibration, fit_platt
+from core.calibration import apply_calibration, fit_calibration, fit_platt
 from core.metrics import calibration
 
 
@@ -48,9 +48,29 @@ def test_no_calibration_passes_scores_through():
 def test_saturated_scores_stay_finite():
     fitted = fit_platt(np.array([0, 0, 1, 1, 1]), np.array([0.0, 0.0, 1.0, 1.0, 0.0]))
     out = apply_calibration(fitted, np.array([0.0, 1.0]))
-    assert np.all(np.isfinite(out)) and 0 < out[0] < out[1] < 1
+    assert np.all(np.isfinite(out)) and 0 <= out[0] < out[1] <= 1
 
 
 def test_one_label_is_refused():
     with pytest.raises(ValueError, match="both labels"):
         fit_platt(np.ones(5), np.full(5, 0.7))
+
+
+def test_stepwise_scores_get_isotonic():
+    """Scores that take a few values in the wrong places (a tree's leaves) defeat a sigmoid;
+    the cross-validated choice falls to isotonic regression, which brings the error down."""
+    rng = np.random.default_rng(3)
+    leaf = rng.integers(0, 8, 20_000)
+    truth = np.array([0.05, 0.9, 0.2, 0.7, 0.4, 0.95, 0.1, 0.6])  # P(FAKE) of each leaf
+    reported = np.array([0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9])  # what the model says
+    y = (rng.random(len(leaf)) < truth[leaf]).astype(int)
+    fitted = fit_calibration(y[:10_000], reported[leaf[:10_000]])
+    assert fitted["method"] == "isotonic"
+    assert fitted["cv_ece"]["platt"] > 0.02 > fitted["cv_ece"]["isotonic"]
+    after = calibration(y[10_000:], apply_calibration(fitted, reported[leaf[10_000:]]))["ece"]
+    assert after < 0.02 < calibration(y[10_000:], reported[leaf[10_000:]])["ece"]
+
+
+def test_smooth_scores_keep_platt():
+    y, p = _overconfident(10_000, 4)
+    assert fit_calibration(y, p)["method"] == "platt"
