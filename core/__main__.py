@@ -10,11 +10,11 @@ import argparse
 import json
 import sys
 
-from core.dataset import DEFAULT_SIZE, load_dataset
+from core.data.dataset import DEFAULT_SIZE, load_dataset
+from core.data.quality import duplicate_report
+from core.data.sources import SUMMARY_DIR, resolve_source
 from core.errors import DataError
 from core.progress import progress_bar
-from core.quality import duplicate_report
-from core.sources import SUMMARY_DIR, resolve_source
 
 
 def _load(args):
@@ -64,7 +64,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from core.summary import write_summary  # scikit-learn and openTSNE load only for this command
+    from core.analysis.summary import write_summary  # scikit-learn and openTSNE load only for this command
 
     dataset = _load(args)
     with progress_bar("Statistics") as progress:

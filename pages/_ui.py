@@ -10,22 +10,22 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.artifacts import MODELS_DIR, list_reports, load_predictor, read_json
-from core.dataset import DEFAULT_SIZE, Dataset, load_dataset
-from core.embed import Embedding, register_space
-from core.errors import DataError, ImageError
-from core.imageio import ImageInfo, decode_image, describe_image, enlarge
-from core.predict import Detector, load_detector, stability
-from core.quality import duplicate_report
-from core.sources import CLASS_NAMES, LABELS, SPLITS, resolve_source, scan_source
-from core.stats import DatasetStats
-from core.summary import (
+from core.analysis.embed import Embedding, register_space
+from core.analysis.stats import DatasetStats
+from core.analysis.summary import (
     dataset_embedding,
     dataset_features,
     dataset_stats,
     read_committed_embedding,
     read_committed_stats,
 )
+from core.data.dataset import DEFAULT_SIZE, Dataset, load_dataset
+from core.data.imageio import ImageInfo, decode_image, describe_image, enlarge
+from core.data.quality import duplicate_report
+from core.data.sources import CLASS_NAMES, LABELS, SPLITS, resolve_source, scan_source
+from core.detect.predict import Detector, load_detector, stability
+from core.errors import DataError, ImageError
+from core.models.artifacts import MODELS_DIR, list_reports, load_predictor, read_json
 
 ROOT = Path(__file__).resolve().parent.parent
 KAGGLE_URL = "https://www.kaggle.com/datasets/birdy654/cifake-real-and-ai-generated-synthetic-images"
@@ -273,7 +273,7 @@ def _stability(x: np.ndarray, versions: tuple, _detector: Detector) -> dict:
 
 
 def stability_of(detector: Detector, x: np.ndarray) -> dict:
-    """``core.predict.stability`` of one model input (its "original" scores are the verdicts'),
+    """``core.detect.predict.stability`` of one model input (its "original" scores are the verdicts'),
     computed once per input and set of model files."""
     sha = {r["name"]: r.get("sha256", "") for r in model_reports()}
     versions = (tuple((n, sha.get(n, "")) for n in detector.names), tuple(detector.ensemble))
@@ -301,7 +301,7 @@ def heatmap(x: np.ndarray, name: str, sha: str, method: str, layer: str, target:
 @st.cache_resource(show_spinner="Preparing heat maps…", max_entries=8)
 def explainer(name: str, sha: str):
     """tf-keras-vis tools for one CNN (built once per process and file version)."""
-    from core.explain import Explainer
+    from core.detect.explain import Explainer
 
     return Explainer(predictor(name, sha).model)
 
@@ -388,7 +388,7 @@ def random_test_row(dataset: Dataset, *, key: str, leakfree: bool = False) -> in
 
 def duplicate_leaked_rows(dataset: Dataset) -> np.ndarray:
     """Test rows whose image also occurs in train, cached per dataset."""
-    from core.quality import leakfree_test_mask
+    from core.data.quality import leakfree_test_mask
 
     return memo(("leaked", dataset.fingerprint), lambda: np.flatnonzero(
         (dataset.splits == 1) & ~leakfree_test_mask(dataset.hashes, dataset.splits)))

@@ -4,10 +4,10 @@ and accuracy-versus-epsilon curves."""
 import numpy as np
 import streamlit as st
 
-from core import adversarial, lab_figures
-from core.imageio import enlarge
-from core.predict import verdict
-from core.sources import CLASS_NAMES, LABELS
+from core.data.imageio import enlarge
+from core.data.sources import CLASS_NAMES, LABELS
+from core.detect.predict import verdict
+from core.labs import adversarial, lab_figures
 from pages import _ui
 
 _ui.ensure_router()

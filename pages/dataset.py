@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import figures
-from core.embed import MAX_SAMPLE, SPACES
-from core.features import FEATURES
-from core.imageio import enlarge
-from core.sources import CLASS_NAMES, LABELS, SPLITS
+from core.analysis import dataset_figures
+from core.analysis.embed import MAX_SAMPLE, SPACES
+from core.analysis.features import FEATURES
+from core.data.imageio import enlarge
+from core.data.sources import CLASS_NAMES, LABELS, SPLITS
 from pages import _ui
 
 _ui.ensure_router()
@@ -41,7 +41,7 @@ real, fake = stats.group(class_name, "REAL"), stats.group(class_name, "FAKE")
 def feature_means_table(names):
     """Mean ± standard deviation per feature, REAL vs FAKE."""
     return pd.DataFrame({
-        "feature": [figures.FEATURE_TITLES[f] for f in names],
+        "feature": [dataset_figures.FEATURE_TITLES[f] for f in names],
         **{label: [f"{g['feature_box'][f]['mean']:.3g} ± {g['feature_box'][f]['std']:.2g}"
                    for f in names] for label, g in (("REAL", real), ("FAKE", fake))},
     })
@@ -82,14 +82,14 @@ with tab_pixels:
         "value from 0 (dark) to 255 (bright). Where the red and blue curves differ, real and "
         "generated images use brightness and colour differently — a clue a detector can use."
     )
-    st.plotly_chart(figures.pixel_hist_figure(stats, class_name), key="pixel_hist")
+    st.plotly_chart(dataset_figures.pixel_hist_figure(stats, class_name), key="pixel_hist")
     st.markdown(
         "**Colour.** Each image's average red, green and blue, and its average saturation "
         "(how vivid the colours are). Stable Diffusion's images tend to be more saturated."
     )
     cols = st.columns(2)
     for i, feature in enumerate(["mean_r", "mean_g", "mean_b", "saturation"]):
-        cols[i % 2].plotly_chart(figures.feature_hist_figure(stats, class_name, feature),
+        cols[i % 2].plotly_chart(dataset_figures.feature_hist_figure(stats, class_name, feature),
                                  key=f"colour_{feature}")
     st.dataframe(feature_means_table(["mean_r", "mean_g", "mean_b", "saturation", "brightness",
                                       "contrast"]), hide_index=True)
@@ -97,13 +97,13 @@ with tab_pixels:
 with tab_blur:
     left, right = st.columns(2)
     with left:
-        st.markdown(f"**{figures.FEATURE_TITLES['laplacian_var']}.** {FEATURES['laplacian_var']}")
-        st.plotly_chart(figures.feature_hist_figure(stats, class_name, "laplacian_var"),
+        st.markdown(f"**{dataset_figures.FEATURE_TITLES['laplacian_var']}.** {FEATURES['laplacian_var']}")
+        st.plotly_chart(dataset_figures.feature_hist_figure(stats, class_name, "laplacian_var"),
                         key="blur_hist")
     with right:
-        st.markdown(f"**{figures.FEATURE_TITLES['background_residual']}.** "
+        st.markdown(f"**{dataset_figures.FEATURE_TITLES['background_residual']}.** "
                     f"{FEATURES['background_residual']}")
-        st.plotly_chart(figures.feature_hist_figure(stats, class_name, "background_residual"),
+        st.plotly_chart(dataset_figures.feature_hist_figure(stats, class_name, "background_residual"),
                         key="background_hist")
     st.markdown("**Highest background-defect scores** (most noisy or textured backgrounds):")
     for label, group in (("REAL", real), ("FAKE", fake)):
@@ -127,7 +127,7 @@ with tab_box:
     )
     for names in (["laplacian_var", "background_residual", "hf_ratio"],
                   ["brightness", "contrast", "saturation"]):
-        st.plotly_chart(figures.box_figure(stats, class_name, names), key=f"box_{names[0]}")
+        st.plotly_chart(dataset_figures.box_figure(stats, class_name, names), key=f"box_{names[0]}")
 
 with tab_spectrum:
     st.markdown(
@@ -137,13 +137,13 @@ with tab_spectrum:
         "generated images, blue: less). Generators often leave periodic traces that show up "
         "as spots or grids here."
     )
-    st.plotly_chart(figures.spectrum_figure(stats, class_name), key="spectrum")
+    st.plotly_chart(dataset_figures.spectrum_figure(stats, class_name), key="spectrum")
     st.markdown(
         "**Radial power spectrum.** The same energy averaged over rings: how much power each "
         "frequency carries, from coarse (left) to the finest detail a 32x32 image can hold "
         "(right, 0.5 cycles per pixel)."
     )
-    st.plotly_chart(figures.radial_figure(stats, class_name), key="radial")
+    st.plotly_chart(dataset_figures.radial_figure(stats, class_name), key="radial")
 
 with tab_dupes:
     dup = stats.duplicates
@@ -199,20 +199,20 @@ with tab_embed:
                              key="embed_n", help="Stratified by label and class.")
         result = _ui.embedding(dataset, features, space=space, method=method, n=n)
         rows = result.rows
-        points = figures.points_frame(result.coords, dataset.labels[rows], dataset.classes[rows],
+        points = dataset_figures.points_frame(result.coords, dataset.labels[rows], dataset.classes[rows],
                                       dataset.splits[rows], dataset.paths[rows], rows)
         point_features = features[rows]
     else:
         committed = _ui.committed_embedding()
         c4.caption(f"Committed sample: {committed['meta']['n']:,} images")
         p = committed["points"]
-        points = figures.points_frame(np.asarray(committed["coords"][f"{space}/{method}"]),
+        points = dataset_figures.points_frame(np.asarray(committed["coords"][f"{space}/{method}"]),
                                       p["label"], p["class"], p["split"], p["path"],
                                       np.full(len(p["path"]), -1))
         point_features = np.column_stack([committed["features"][f] for f in FEATURES])
     shown = points if class_index is None else points[points["class"] == class_name]
     title = f"{'t-SNE' if method == 'tsne' else 'PCA'} of {len(shown):,} images ({space})"
-    event = st.plotly_chart(figures.embedding_figure(shown, colour_by, title),
+    event = st.plotly_chart(dataset_figures.embedding_figure(shown, colour_by, title),
                             on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key=f"embed_chart_{space}_{method}_{class_name}")
     selected = sorted({int(p["customdata"][0]) for p in event.selection.points})
@@ -240,7 +240,7 @@ with tab_embed:
                        caption=points.at[pick, "path"])
         values = point_features[pick]
         right.dataframe(pd.DataFrame({
-            "feature": [figures.FEATURE_TITLES[f] for f in FEATURES],
+            "feature": [dataset_figures.FEATURE_TITLES[f] for f in FEATURES],
             "this image": [f"{v:.3g}" for v in values],
             "REAL median": [f"{real['feature_box'][f]['median']:.3g}" for f in FEATURES],
             "FAKE median": [f"{fake['feature_box'][f]['median']:.3g}" for f in FEATURES],

@@ -4,8 +4,8 @@ what a CNN learns when it only sees filtered images."""
 import numpy as np
 import streamlit as st
 
-from core import filters, lab_figures
-from core.sources import CLASS_NAMES, LABELS
+from core.data.sources import CLASS_NAMES, LABELS
+from core.labs import filters, lab_figures
 from pages import _ui
 
 _ui.ensure_router()

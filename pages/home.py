@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.sources import SPLITS
+from core.data.sources import SPLITS
 from pages import _ui
 
 _ui.ensure_router()

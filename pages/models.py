@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import compare
-from core.sources import CLASS_NAMES, LABELS
+from core.data.sources import CLASS_NAMES, LABELS
+from core.models import comparison_figures
 from pages import _ui
 
 _ui.ensure_router()
@@ -25,7 +25,7 @@ if not reports:
                "`python -m core.train reference_cnn` and evaluate with `python -m core.evaluate --all`.")
     st.stop()
 
-board = compare.leaderboard_frame(reports)
+board = comparison_figures.leaderboard_frame(reports)
 st.subheader("Leaderboard")
 FORMATS = {"test acc %": "%.2f", "leak-free acc %": "%.2f", "test acc @0.5 %": "%.2f",
            "reference acc %": "%.1f", "AUROC": "%.4f", "ECE": "%.3f", "threshold": "%.3f",
@@ -34,7 +34,7 @@ FORMATS = {"test acc %": "%.2f", "leak-free acc %": "%.2f", "test acc @0.5 %": "
 st.dataframe(board, hide_index=True, column_config={
     column: st.column_config.NumberColumn(format=fmt) for column, fmt in FORMATS.items()})
 with st.expander("Published CIFAKE results we compare with"):
-    st.dataframe(compare.references_frame(), hide_index=True,
+    st.dataframe(comparison_figures.references_frame(), hide_index=True,
                  column_config={"test acc %": st.column_config.NumberColumn(format="%.2f")})
 
 by_name = {r["name"]: r for r in reports}
@@ -59,29 +59,29 @@ with tab_curves:
                 "perfect ranking and 0.5 for a coin flip. **Precision-recall**: of the images "
                 "called FAKE, how many are (up), as more fakes are caught (right).")
     left, right = st.columns(2)
-    left.plotly_chart(compare.curves_figure(selected, "roc", split), key="roc")
-    right.plotly_chart(compare.curves_figure(selected, "pr", split), key="pr")
+    left.plotly_chart(comparison_figures.curves_figure(selected, "roc", split), key="roc")
+    right.plotly_chart(comparison_figures.curves_figure(selected, "pr", split), key="pr")
 
 with tab_confusion:
     st.markdown("**Confusion matrices** at each model's validation threshold: rows are the "
                 "truth, columns the verdict, with counts and the share of each true class.")
     cols = st.columns(min(len(selected), 3))
     for i, report in enumerate(selected):
-        cols[i % len(cols)].plotly_chart(compare.confusion_figure(report, split),
+        cols[i % len(cols)].plotly_chart(comparison_figures.confusion_figure(report, split),
                                          key=f"cm_{report['name']}")
     st.markdown("**Reliability**: when a model says P(FAKE) = 0.8, are 80 % of those images "
                 "fake? Points on the diagonal mean honest probabilities; the expected "
                 "calibration error (ECE) is the average gap.")
-    st.plotly_chart(compare.calibration_figure(selected, split), key="calibration")
+    st.plotly_chart(comparison_figures.calibration_figure(selected, split), key="calibration")
 
 with tab_class:
     st.markdown("**Accuracy per CIFAR class**: some classes are easier to fake convincingly.")
-    st.plotly_chart(compare.per_class_figure(selected, split), key="per_class")
+    st.plotly_chart(comparison_figures.per_class_figure(selected, split), key="per_class")
 
 with tab_training:
     shown = False
     for report in selected:
-        figure = compare.history_figure(report)
+        figure = comparison_figures.history_figure(report)
         if figure is not None:
             st.plotly_chart(figure, key=f"history_{report['name']}")
             shown = True
@@ -98,7 +98,7 @@ with tab_sweep:
         st.markdown("**PCA sweep**: logistic regression on the first *k* principal components "
                     "of the pixels. Few components keep only coarse colour and layout; the "
                     "reference study went from 71.4 % at 10 to 81.4 % at 1,024.")
-        st.plotly_chart(compare.pca_sweep_figure(sweep), key="sweep")
+        st.plotly_chart(comparison_figures.pca_sweep_figure(sweep), key="sweep")
 
 scores_file = _ui.test_scores()
 with tab_agree:
@@ -111,12 +111,12 @@ with tab_agree:
         st.markdown("**Agreement**: the share of test images on which two models give the same "
                     "verdict. Models that disagree often make different mistakes, so averaging "
                     "them can help.")
-        st.plotly_chart(compare.agreement_figure(compare.agreement_matrix(scores, thresholds)),
+        st.plotly_chart(comparison_figures.agreement_figure(comparison_figures.agreement_matrix(scores, thresholds)),
                         key="agreement")
         members = st.multiselect("Ensemble members (average of P(FAKE), threshold 0.5)",
                                  available, default=available[:3], key="ensemble")
         if members:
-            ens = compare.ensemble_report(scores_file["scores"], members, scores_file["labels"],
+            ens = comparison_figures.ensemble_report(scores_file["scores"], members, scores_file["labels"],
                                           scores_file["classes"], scores_file["leakfree"])
             c1, c2, c3 = st.columns(3)
             c1.metric("Ensemble test accuracy", f"{100 * ens['test']['at_0.5']['accuracy']:.2f} %")
@@ -135,7 +135,7 @@ with tab_drill:
         cell_name = c2.selectbox("Confusion cell", list(cells), key="drill_cell")
         if name:
             p = np.asarray(scores_file["scores"][name])
-            positions = compare.mistakes(p, np.asarray(scores_file["labels"]),
+            positions = comparison_figures.mistakes(p, np.asarray(scores_file["labels"]),
                                          by_name[name]["threshold"], cell=cells[cell_name])
             st.caption(f"{len(positions)} images shown, most confident first "
                        f"(P(FAKE), threshold {by_name[name]['threshold']:.3f}).")

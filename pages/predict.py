@@ -3,11 +3,11 @@ models see, heat maps of why, and whether the verdicts survive re-saving and res
 
 import streamlit as st
 
-from core import predict, verdicts
-from core.explain import COLORMAPS, METHODS, overlay, png_bytes
-from core.imageio import CIFAKE_JPEG_QUALITY, enlarge
-from core.perturb import STABILITY_CHECKS
-from core.sources import CLASS_NAMES, LABELS, read_member
+from core.data.imageio import CIFAKE_JPEG_QUALITY, enlarge
+from core.data.perturb import STABILITY_CHECKS
+from core.data.sources import CLASS_NAMES, LABELS, read_member
+from core.detect import predict, verdict_figures
+from core.detect.explain import COLORMAPS, METHODS, overlay, png_bytes
 from pages import _ui
 
 _ui.ensure_router()
@@ -116,7 +116,7 @@ band = st.slider("Inconclusive band (± around each model's threshold)", 0.0, 0.
                       "reported as inconclusive.")
 result = _ui.stability_of(detector, x)  # the verdicts and the stability check below
 scores = result["scores"]["original"]
-frame = verdicts.scores_frame(scores, detector, band=band)
+frame = verdict_figures.scores_frame(scores, detector, band=band)
 ensemble_row = frame[frame["model"] == predict.ENSEMBLE].iloc[0]
 colour = {"FAKE": "red", "REAL": "blue", "inconclusive": "gray"}[ensemble_row["verdict"]]
 st.markdown(f"### Ensemble verdict: :{colour}[{ensemble_row['verdict']}]  \n"
@@ -128,7 +128,7 @@ if truth is not None:
     (st.success if right else st.error)(
         f"True label: **{truth[0]}** ({truth[1]}). The ensemble was "
         f"{'right' if right else 'not right'}.", icon=":material/fact_check:")
-st.plotly_chart(verdicts.scores_figure(frame, band=band), key="check_scores")
+st.plotly_chart(verdict_figures.scores_figure(frame, band=band), key="check_scores")
 st.caption("Bars: each model's P(FAKE), coloured by its verdict. Black tick: the model's "
            "threshold, chosen on validation images; grey span: the inconclusive band.")
 
@@ -137,7 +137,7 @@ if min(image.shape[:2]) >= 2 * size:
         grid = st.slider("Grid (regions per side)", 2, 8, 4, key="check_grid")
         inputs, boxes = predict.tiles(image, size, grid)
         tile_scores = detector.score(inputs)[predict.ENSEMBLE]
-        st.plotly_chart(verdicts.tiles_figure(image, boxes, tile_scores), key="check_tiles")
+        st.plotly_chart(verdict_figures.tiles_figure(image, boxes, tile_scores), key="check_tiles")
         n_fake = int((tile_scores >= 0.5).sum())
         st.markdown(f"Each region is resized to {size}x{size} and scored by the ensemble. "
                     f"Mean P(FAKE) over regions **{tile_scores.mean():.3f}**; "
@@ -189,7 +189,7 @@ st.markdown("The same input re-saved and resized slightly: a verdict that flips 
             "report most.")
 for column, (check, copies) in zip(st.columns(len(result["inputs"])), result["inputs"].items()):
     column.image(enlarge(copies[0], max(1, 96 // size)), caption=check)
-table = verdicts.stability_frame(result, detector)
+table = verdict_figures.stability_frame(result, detector)
 unstable = table[table["verdict holds"] == "unstable"]["model"].tolist()
 if predict.ENSEMBLE in unstable:
     st.error("**Unstable:** the ensemble verdict flips under at least one change.",

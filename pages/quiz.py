@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import lab_figures, quiz
-from core.imageio import enlarge
-from core.sources import CLASS_NAMES
+from core.data.imageio import enlarge
+from core.data.sources import CLASS_NAMES
+from core.labs import lab_figures, quiz
 from pages import _ui
 
 _ui.ensure_router()

@@ -3,9 +3,10 @@ noise, rescaling, cropping and Gray World, and one image's P(FAKE) under a chose
 
 import streamlit as st
 
-from core import lab_figures, robustness, verdicts
-from core.imageio import enlarge
-from core.sources import CLASS_NAMES, LABELS
+from core.data.imageio import enlarge
+from core.data.sources import CLASS_NAMES, LABELS
+from core.detect import verdict_figures
+from core.labs import lab_figures, robustness
 from pages import _ui
 
 _ui.ensure_router()
@@ -65,12 +66,12 @@ with tab_live:
             right.image(enlarge(changed, 6), caption=f"{perturbation.label}: {severity}")
             info.markdown(f"True label: **{LABELS[dataset.labels[row]]}** "
                           f"({CLASS_NAMES[dataset.classes[row]]})")
-            before = verdicts.scores_frame(detector.score(image[None]), detector)
-            after = verdicts.scores_frame(detector.score(changed[None]), detector)
+            before = verdict_figures.scores_frame(detector.score(image[None]), detector)
+            after = verdict_figures.scores_frame(detector.score(changed[None]), detector)
             flipped = [m for m, a, b in zip(before["model"], before["verdict"], after["verdict"])
                        if a != b]
             info.markdown(f"Verdicts changed: **{len(flipped)}** of {len(before)}"
                           + (f" ({', '.join(flipped)})" if flipped else ""))
-            st.plotly_chart(verdicts.scores_figure(after), key="robust_scores")
+            st.plotly_chart(verdict_figures.scores_figure(after), key="robust_scores")
             st.caption("P(FAKE) of every model on the changed image; move the slider and watch "
                        "the bars. Black tick: each model's threshold.")

@@ -3,7 +3,7 @@ verdict and a stability flag, downloadable as CSV or JSON (the same as ``python 
 
 import streamlit as st
 
-from core import predict
+from core.detect import predict
 from pages import _ui
 
 _ui.ensure_router()

@@ -177,8 +177,8 @@ def test_check_page_without_data_explains_inputs(tmp_path):
 
 
 def test_check_page_random_test_image_with_real_cifake(cifake_zip):
-    from core.artifacts import list_reports, load_predictor
-    from core.dataset import load_dataset
+    from core.data.dataset import load_dataset
+    from core.models.artifacts import list_reports, load_predictor
 
     at = app(str(cifake_zip)).run()
     at.switch_page("pages/predict.py")
@@ -224,9 +224,9 @@ def test_lab_pages_without_data_explain_what_they_need(tmp_path):
 
 
 def test_robustness_slider_moves_the_scores(cifake_zip):
-    from core.artifacts import load_predictor
-    from core.dataset import load_dataset
-    from core.perturb import blur
+    from core.data.dataset import load_dataset
+    from core.data.perturb import blur
+    from core.models.artifacts import load_predictor
 
     at = app(str(cifake_zip)).run()
     at.switch_page("pages/robustness.py")
@@ -259,8 +259,8 @@ def test_adversarial_attack_changes_the_score(cifake_zip):
 
 
 def test_quiz_round_is_scored_and_stored(cifake_zip, tmp_path, monkeypatch):
-    from core.quiz import QuizStore, make_round
-    from core.dataset import load_dataset
+    from core.data.dataset import load_dataset
+    from core.labs.quiz import QuizStore, make_round
 
     monkeypatch.setenv("CIFAKE_QUIZ_DB", str(tmp_path / "quiz.sqlite"))
     at = app(str(cifake_zip)).run()

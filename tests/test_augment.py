@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import random_image
-from core.augment import AUGMENTATIONS, augment_batch
+from core.models.augment import AUGMENTATIONS, augment_batch
 
 PAD = 4
 

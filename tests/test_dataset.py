@@ -8,12 +8,12 @@ import os
 import numpy as np
 import pytest
 
-import core.dataset as dataset_module
-import core.files as files_module
+import core.data.dataset as dataset_module
+import core.data.files as files_module
 from conftest import cifake_files, encode, jpeg, png, random_image, write_tree, write_zip
-from core.dataset import Dataset, load_dataset
+from core.data.dataset import Dataset, load_dataset
+from core.data.files import save_array_atomic, write_atomic
 from core.errors import DataError
-from core.files import save_array_atomic, write_atomic
 
 N = 8  # good JPEGs per split/label folder
 

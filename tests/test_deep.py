@@ -7,7 +7,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from core.deep import BACKBONES, BUILDERS, LAST_CONV, build_model, penultimate_layer  # noqa: E402
+from core.models.deep import BACKBONES, BUILDERS, LAST_CONV, build_model, penultimate_layer  # noqa: E402
 
 
 @pytest.fixture(scope="module")

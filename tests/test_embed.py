@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.embed import (
+from core.analysis.embed import (
     MAX_SAMPLE,
     SPACES,
     compute_embedding,

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from conftest import random_image
-from core import perturb
-from core.artifacts import Predictor
-from core.filters import FILTERS, apply_filter, srm_residual
-from core.imageio import decode_image, describe_image
-from core.robustness import PERTURBATIONS, battery
+from core.data import perturb
+from core.data.imageio import decode_image, describe_image
+from core.labs.filters import FILTERS, apply_filter, srm_residual
+from core.labs.robustness import PERTURBATIONS, battery
+from core.models.artifacts import Predictor
 
 BATCH = np.stack([random_image(i, (32, 32)) for i in range(6)])
 
@@ -74,9 +74,9 @@ def test_srm_residual_of_a_flat_image_is_mid_grey():
 
 
 def test_filters_apply_in_chunks(monkeypatch):
-    import core.filters
+    import core.labs.filters
 
-    monkeypatch.setattr(core.filters, "CHUNK", 4)
+    monkeypatch.setattr(core.labs.filters, "CHUNK", 4)
     for name in FILTERS:
         out = apply_filter(name, BATCH)
         assert out.shape == BATCH.shape and out.dtype == np.uint8
@@ -122,7 +122,7 @@ def test_battery_scores_a_known_model():
 @pytest.fixture(scope="module")
 def tiny_model():
     keras = pytest.importorskip("keras")
-    from core.deep import build_model
+    from core.models.deep import build_model
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -135,7 +135,7 @@ def tiny_model():
 
 
 def test_fgsm_increases_the_loss(tiny_model):
-    from core.adversarial import fgsm, loss_gradient
+    from core.labs.adversarial import fgsm, loss_gradient
 
     model, x, y = tiny_model
     clean, _ = loss_gradient(model, x, y)
@@ -147,7 +147,7 @@ def test_fgsm_increases_the_loss(tiny_model):
 
 
 def test_pgd_stays_in_the_ball_and_beats_fgsm(tiny_model):
-    from core.adversarial import fgsm, loss_gradient, pgd
+    from core.labs.adversarial import fgsm, loss_gradient, pgd
 
     model, x, y = tiny_model
     attacked = pgd(model, x, y, 2.0, steps=5)
@@ -159,7 +159,7 @@ def test_pgd_stays_in_the_ball_and_beats_fgsm(tiny_model):
 
 
 def test_curves_start_at_clean_accuracy(tiny_model):
-    from core.adversarial import curves
+    from core.labs.adversarial import curves
 
     model, x, y = tiny_model
     out = curves(model, 0.5, x.astype(np.uint8), y.astype(int), epsilons=(0.0, 8.0))
@@ -174,7 +174,7 @@ def test_curves_start_at_clean_accuracy(tiny_model):
 
 
 def _quiz_dataset():
-    from core.dataset import Dataset
+    from core.data.dataset import Dataset
 
     n = 40
     return Dataset(
@@ -185,7 +185,7 @@ def _quiz_dataset():
 
 
 def test_round_is_balanced_and_fixed_by_its_code():
-    from core.quiz import make_round
+    from core.labs.quiz import make_round
 
     dataset = _quiz_dataset()
     a = make_round(dataset, "class7", 15)
@@ -201,7 +201,7 @@ def test_round_is_balanced_and_fixed_by_its_code():
 
 
 def test_score():
-    from core.quiz import score
+    from core.labs.quiz import score
 
     assert score([1, 0, 1, 1], np.array([1, 0, 0, 1])) == 0.75
     with pytest.raises(ValueError, match="3 answers for 4 images"):
@@ -209,7 +209,7 @@ def test_score():
 
 
 def test_store_saves_and_reads_rounds(tmp_path):
-    from core.quiz import QuizStore
+    from core.labs.quiz import QuizStore
 
     store = QuizStore(tmp_path / "q" / "quiz.sqlite")
     assert store.rounds() == []
@@ -226,7 +226,7 @@ def test_store_saves_and_reads_rounds(tmp_path):
 
 
 def _write_rounds(path: str, player: str, n: int) -> None:
-    from core.quiz import QuizStore
+    from core.labs.quiz import QuizStore
 
     store = QuizStore(path)
     for i in range(n):
@@ -244,7 +244,7 @@ def test_two_writers_at_once(tmp_path):
     for w in workers:
         w.join(timeout=120)
         assert w.exitcode == 0
-    from core.quiz import QuizStore
+    from core.labs.quiz import QuizStore
 
     rounds = QuizStore(path).rounds()
     assert len(rounds) == 51
@@ -259,7 +259,7 @@ def test_two_writers_at_once(tmp_path):
 def _copy_models(names, target):
     import shutil
 
-    from core.artifacts import MODELS_DIR
+    from core.models.artifacts import MODELS_DIR
 
     target.mkdir()
     for name in names:
@@ -282,10 +282,10 @@ def test_robustness_cli_merges_results(cifake_zip, tmp_path):
     import json
 
     models = _copy_models(["logreg", "lenet"], tmp_path / "models")
-    result = _run("core.robustness", "logreg", "--data", cifake_zip, "--limit", 300,
+    result = _run("core.labs.robustness", "logreg", "--data", cifake_zip, "--limit", 300,
                   "--models-dir", models)
     assert result.returncode == 0, result.stderr
-    result = _run("core.robustness", "lenet", "--data", cifake_zip, "--limit", 300,
+    result = _run("core.labs.robustness", "lenet", "--data", cifake_zip, "--limit", 300,
                   "--models-dir", models)
     assert result.returncode == 0, result.stderr
     report = json.loads((models / "robustness.json").read_text())
@@ -294,14 +294,14 @@ def test_robustness_cli_merges_results(cifake_zip, tmp_path):
     assert 0.85 < lenet["clean"]["accuracy"] <= 1 and lenet["clean"]["auroc"] > 0.93
     assert lenet["blur"]["1.5"]["auroc"] < lenet["clean"]["auroc"]  # blur hurts the CNN
     assert "lenet" in result.stdout and "JPEG q50 AUROC" in result.stdout
-    assert _run("core.robustness", "ghost", "--models-dir", models).returncode == 2
+    assert _run("core.labs.robustness", "ghost", "--models-dir", models).returncode == 2
 
 
 def test_adversarial_cli(cifake_zip, tmp_path):
     import json
 
     models = _copy_models(["lenet", "logreg"], tmp_path / "models")
-    result = _run("core.adversarial", "--data", cifake_zip, "--n", 100, "--models-dir", models)
+    result = _run("core.labs.adversarial", "--data", cifake_zip, "--n", 100, "--models-dir", models)
     assert result.returncode == 0, result.stderr
     report = json.loads((models / "adversarial.json").read_text())
     assert list(report["models"]) == ["lenet"]  # CNNs only
@@ -314,7 +314,7 @@ def test_adversarial_cli(cifake_zip, tmp_path):
 def test_filter_matrix_on_a_slice(cifake_zip, tmp_path):
     import json
 
-    result = _run("core.filters", "--model", "lenet", "--epochs", 1, "--limit", 1500,
+    result = _run("core.labs.filters", "--model", "lenet", "--epochs", 1, "--limit", 1500,
                   "--test-limit", 1000, "--data", cifake_zip, "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "filter_matrix.json").read_text())
@@ -327,7 +327,7 @@ def test_filter_matrix_on_a_slice(cifake_zip, tmp_path):
 
 
 def test_too_small_evaluation_set_is_refused():
-    from core.robustness import evaluation_rows
+    from core.labs.robustness import evaluation_rows
 
     dataset = _quiz_dataset()
     assert len(evaluation_rows(dataset)) == 30

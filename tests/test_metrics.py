@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
-from core.metrics import (
+from core.data.sources import CLASS_NAMES
+from core.models.metrics import (
     N_CURVE_POINTS,
     calibration,
     choose_threshold,
     score_report,
     threshold_metrics,
 )
-from core.sources import CLASS_NAMES
 
 Y = np.array([0, 0, 1, 1, 1])
 P = np.array([0.1, 0.6, 0.4, 0.8, 0.9])

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT, bad_input_battery, encode, random_image, write_tree, write_zip
-from core import predict
-from core.artifacts import MODELS_DIR, Predictor
+from core.data.imageio import decode_image, describe_image, estimate_jpeg_quality
+from core.detect import predict
+from core.detect.predict import Detector, inconclusive_band, verdict
 from core.errors import ImageError
-from core.imageio import decode_image, describe_image, estimate_jpeg_quality
-from core.predict import Detector, inconclusive_band, verdict
+from core.models.artifacts import MODELS_DIR, Predictor
 
 # --- decoding and describing ----------------------------------------------------------------
 
@@ -197,7 +197,7 @@ def test_scan_rows(tmp_path):
 
 
 def _cli(*args, cwd=REPO_ROOT):
-    return subprocess.run([sys.executable, "-m", "core.predict", *map(str, args)], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "core.detect.predict", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -267,7 +267,7 @@ def real_and_fake(cifake_zip):
 @pytest.fixture(scope="module")
 def explainer():
     keras = pytest.importorskip("keras")
-    from core.explain import Explainer
+    from core.detect.explain import Explainer
 
     path = MODELS_DIR / "reference_cnn.keras"
     if not path.exists():
@@ -277,7 +277,7 @@ def explainer():
 
 @pytest.mark.parametrize("method", ["Grad-CAM", "Grad-CAM++", "Score-CAM (faster)", "SmoothGrad"])
 def test_heatmaps_on_real_and_fake(explainer, real_and_fake, method):
-    from core.explain import overlay, png_bytes
+    from core.detect.explain import overlay, png_bytes
 
     assert explainer.default_layer == "last_conv" and explainer.layers[-1] == "last_conv"
     real, fake = (explainer.heatmap(image, method) for image in real_and_fake)

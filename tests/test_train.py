@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 from conftest import LABELS, REPO_ROOT, SPLITS, encode, random_image, write_tree
-from core.artifacts import (
+from core.data.dataset import load_dataset
+from core.data.sources import CLASS_NAMES
+from core.models.artifacts import (
     list_reports,
     load_predictor,
     read_report,
@@ -25,14 +27,12 @@ from core.artifacts import (
     sha256,
     write_report,
 )
-from core.dataset import load_dataset
-from core.evaluate import LEADERBOARD_KEYS, evaluate_model, read_test_scores
-from core.metrics import threshold_metrics
-from core.sources import CLASS_NAMES
+from core.models.evaluate import LEADERBOARD_KEYS, evaluate_model, read_test_scores
+from core.models.metrics import threshold_metrics
 
 keras = pytest.importorskip("keras")
 
-from core.train import TrainConfig, train, train_val_rows  # noqa: E402
+from core.models.train import TrainConfig, train, train_val_rows  # noqa: E402
 
 PER_CLASS = 6  # images per split x label x class
 N_TRAIN = 2 * 10 * PER_CLASS  # 120
@@ -199,7 +199,7 @@ def test_continue_training_from_saved_model(lenet_report, models_dir, dataset, t
     initial = report["training"]["initial"]
     assert initial["sha256"] == sha256(start) and initial["file"] == "lenet.keras"
     assert initial["training"] == lenet_report["training"]
-    from core.evaluate import leaderboard_rows
+    from core.models.evaluate import leaderboard_rows
 
     [row] = leaderboard_rows([report])
     assert row["train_seconds"] == pytest.approx(report["training"]["seconds"]
@@ -209,7 +209,7 @@ def test_continue_training_from_saved_model(lenet_report, models_dir, dataset, t
 
 
 def build_params(name: str) -> int:
-    from core.deep import build_model
+    from core.models.deep import build_model
 
     return build_model(name).count_params()
 
@@ -305,7 +305,7 @@ def _images(n=24, seed=0):
 
 
 def test_keras_round_trip(tmp_path):
-    from core.deep import build_model
+    from core.models.deep import build_model
 
     keras.utils.set_random_seed(1)
     model = build_model("bn5_cnn")
@@ -325,7 +325,7 @@ def test_keras_file_has_no_optimizer_state(tmp_path):
 
     import h5py
 
-    from core.deep import build_model
+    from core.models.deep import build_model
 
     model = build_model("lenet")
     model.compile(optimizer="adam", loss="binary_crossentropy")
@@ -339,7 +339,7 @@ def test_keras_file_has_no_optimizer_state(tmp_path):
 
 
 def _fitted_pipeline():
-    from core.classical import CLASSICAL, flatten
+    from core.models.classical import CLASSICAL, flatten
 
     rng = np.random.default_rng(0)
     images = _images(40)
@@ -351,7 +351,7 @@ def _fitted_pipeline():
 
 
 def test_sklearn_round_trip(tmp_path):
-    from core.classical import flatten
+    from core.models.classical import flatten
 
     model, images = _fitted_pipeline()
     before = model.predict_proba(flatten(images))[:, 1].astype(np.float32)
@@ -367,7 +367,7 @@ def _flip_byte(path: Path, at: int) -> None:
 
 
 def test_tampered_files_refused(tmp_path):
-    from core.deep import build_model
+    from core.models.deep import build_model
 
     model, _ = _fitted_pipeline()
     skops_path = save_sklearn(model, tmp_path / "s.skops")
@@ -408,7 +408,7 @@ def test_missing_report(tmp_path):
 
 
 def test_interrupted_keras_save_keeps_old_file(tmp_path, monkeypatch):
-    from core.deep import build_model
+    from core.models.deep import build_model
 
     model = build_model("lenet")
     path = save_keras(model, tmp_path / "m.keras")
@@ -436,7 +436,7 @@ def test_interrupted_keras_save_keeps_old_file(tmp_path, monkeypatch):
 
 
 def test_interrupted_sklearn_save_keeps_old_file(tmp_path, monkeypatch):
-    import core.files
+    import core.data.files
 
     model, _ = _fitted_pipeline()
     path = save_sklearn(model, tmp_path / "s.skops")
@@ -448,7 +448,7 @@ def test_interrupted_sklearn_save_keeps_old_file(tmp_path, monkeypatch):
 
     for target in ("fsync", "replace"):  # after the bytes are written; at the rename
         with monkeypatch.context() as m:
-            m.setattr(core.files.os, target, crash)
+            m.setattr(core.data.files.os, target, crash)
             with pytest.raises(OSError, match="power cut"):
                 save_sklearn(model, path)
         assert path.read_bytes() == old
@@ -458,7 +458,7 @@ def test_interrupted_sklearn_save_keeps_old_file(tmp_path, monkeypatch):
 
 
 def _shifted(model):
-    from core.classical import flatten
+    from core.models.classical import flatten
 
     rng = np.random.default_rng(5)
     images = _images(40, seed=100)
@@ -477,7 +477,7 @@ def run_module(module, *args, cache_dir, timeout=240) -> subprocess.CompletedPro
 
 def test_cli_train_then_evaluate(data_dir, tmp_path):
     out, cache = tmp_path / "out", tmp_path / "cache"
-    result = run_module("core.train", "naive_bayes", "--data", data_dir, "--out", out,
+    result = run_module("core.models.train", "naive_bayes", "--data", data_dir, "--out", out,
                         cache_dir=cache)
     assert result.returncode == 0, result.stderr
     assert "naive_bayes: test accuracy" in result.stdout
@@ -490,14 +490,14 @@ def test_cli_train_then_evaluate(data_dir, tmp_path):
     assert f"test accuracy {accuracy:.4f}" in result.stdout
     assert any(p.name.endswith("-32-v1") for p in cache.iterdir())  # CIFAKE_CACHE honoured
 
-    result = run_module("core.evaluate", "--all", "--data", data_dir, "--models", out,
+    result = run_module("core.models.evaluate", "--all", "--data", data_dir, "--models", out,
                         cache_dir=cache)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"naive_bayes      test acc {accuracy:.4f}")
     assert read_report("naive_bayes", out)["metrics"]["test"]["at_threshold"]["accuracy"] == accuracy
     assert [r["name"] for r in json.loads((out / "leaderboard.json").read_text())] == ["naive_bayes"]
 
-    result = run_module("core.evaluate", "naive_bayes", "--data", data_dir, "--models", out,
+    result = run_module("core.models.evaluate", "naive_bayes", "--data", data_dir, "--models", out,
                         "--size", 16, cache_dir=cache)
     assert result.returncode == 2
     assert "error: model 'naive_bayes' takes 32x32 images, the dataset was loaded at 16x16" \
@@ -506,7 +506,7 @@ def test_cli_train_then_evaluate(data_dir, tmp_path):
 
 
 def test_cli_train_missing_data(tmp_path):
-    result = run_module("core.train", "lenet", "--data", "/nonexistent", "--out", tmp_path / "out",
+    result = run_module("core.models.train", "lenet", "--data", "/nonexistent", "--out", tmp_path / "out",
                         cache_dir=tmp_path / "cache")
     assert result.returncode == 2
     assert "error: No file or folder at /nonexistent" in result.stderr

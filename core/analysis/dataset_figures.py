@@ -7,8 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.sources import CLASS_NAMES, LABELS, SPLITS
-from core.stats import DatasetStats, LOG_SCALE_FEATURES, frequency_axis
+from core.analysis.stats import DatasetStats, LOG_SCALE_FEATURES, frequency_axis
+from core.data.sources import CLASS_NAMES, LABELS, SPLITS
 
 __all__ = [
     "COLOURS",

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import scipy.fft
 
-from core.dataset import Dataset
-from core.features import FEATURES, gray
+from core.analysis.features import FEATURES, gray
+from core.data.dataset import Dataset
+from core.data.quality import duplicate_report
+from core.data.sources import CLASS_NAMES, LABELS
 from core.progress import ProgressFn, silent
-from core.quality import duplicate_report
-from core.sources import CLASS_NAMES, LABELS
 
 __all__ = [
     "ALL",

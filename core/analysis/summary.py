@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from core.dataset import CACHE_DIR, Dataset
-from core.embed import Embedding, compute_embedding
-from core.features import FEATURES, feature_table
-from core.files import save_array_atomic, write_atomic
+from core.analysis.embed import Embedding, compute_embedding
+from core.analysis.features import FEATURES, feature_table
+from core.analysis.stats import DatasetStats, compute_stats
+from core.data.dataset import CACHE_DIR, Dataset
+from core.data.files import save_array_atomic, write_atomic
+from core.data.sources import SUMMARY_DIR
 from core.progress import ProgressFn, silent, subrange
-from core.sources import SUMMARY_DIR
-from core.stats import DatasetStats, compute_stats
 
 __all__ = [
     "EMBEDDING_SAMPLE",

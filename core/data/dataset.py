@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import DataError, ImageError
-from core.imageio import decode_image, resize_square
-from core.progress import ProgressFn, silent
-from core.sources import (
+from core.data.imageio import decode_image, resize_square
+from core.data.sources import (
     CLASS_NAMES, LABELS, REPO_ROOT, SPLITS, Listing, scan_source, source_identity,
 )
+from core.errors import DataError, ImageError
+from core.progress import ProgressFn, silent
 
 __all__ = ["DEFAULT_SIZE", "CACHE_DIR", "Dataset", "load_dataset"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.sources import LABELS, SPLITS
+from core.data.sources import LABELS, SPLITS
 
 __all__ = ["DuplicateReport", "duplicate_report", "leakfree_test_mask"]
 

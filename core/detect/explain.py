@@ -37,7 +37,7 @@ class Explainer:
         from tf_keras_vis.scorecam import Scorecam
         from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
 
-        from core.deep import LAST_CONV
+        from core.models.deep import LAST_CONV
 
         self.model = model
         self.layers = conv_layers(model)

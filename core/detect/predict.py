@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.artifacts import MODELS_DIR, Predictor, list_reports, load_predictor
+from core.data.imageio import decode_image, describe_image, resize_square
+from core.data.perturb import STABILITY_CHECKS
 from core.errors import ImageError
-from core.imageio import decode_image, describe_image, resize_square
-from core.perturb import STABILITY_CHECKS
+from core.models.artifacts import MODELS_DIR, Predictor, list_reports, load_predictor
 from core.progress import ProgressFn, silent
 
 __all__ = [
@@ -336,7 +336,7 @@ def rows_to_json(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.files import write_atomic
+    from core.data.files import write_atomic
     from core.progress import progress_bar
 
     parser = argparse.ArgumentParser(prog="python -m core.predict",

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.predict import ENSEMBLE, INCONCLUSIVE_BAND, Detector, inconclusive_band, verdict
+from core.detect.predict import ENSEMBLE, INCONCLUSIVE_BAND, Detector, inconclusive_band, verdict
 
 __all__ = ["VERDICT_COLOURS", "scores_figure", "scores_frame", "stability_frame", "tiles_figure"]
 

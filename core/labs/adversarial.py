@@ -15,8 +15,8 @@ import sys
 
 import numpy as np
 
-from core.artifacts import MODELS_DIR, list_reports, load_predictor, read_json, write_json
-from core.dataset import Dataset
+from core.data.dataset import Dataset
+from core.models.artifacts import MODELS_DIR, list_reports, load_predictor, read_json, write_json
 from core.progress import ProgressFn, silent
 
 __all__ = ["EPSILONS", "REPORT", "attack", "curves", "fgsm", "loss_gradient", "pgd"]
@@ -96,8 +96,8 @@ def run(names: list[str] | None, dataset: Dataset, *, n: int = 1000,
         models_dir: str | os.PathLike = MODELS_DIR, progress: ProgressFn = silent) -> dict:
     """Curves for ``names`` (default: every evaluated CNN) on a stratified sample of ``n``
     leak-free test images, merged into ``models/adversarial.json``."""
+    from core.labs.robustness import evaluation_rows
     from core.progress import subrange
-    from core.robustness import evaluation_rows
 
     reports = {r["name"]: r for r in list_reports(models_dir)
                if "metrics" in r and r.get("family") != "classical"}
@@ -123,10 +123,10 @@ def run(names: list[str] | None, dataset: Dataset, *, n: int = 1000,
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.dataset import load_dataset
+    from core.data.dataset import load_dataset
+    from core.data.sources import resolve_source
     from core.errors import DataError
     from core.progress import progress_bar
-    from core.sources import resolve_source
 
     parser = argparse.ArgumentParser(prog="python -m core.adversarial",
                                      description=__doc__.splitlines()[0])

@@ -19,9 +19,9 @@ import time
 import cv2
 import numpy as np
 
-from core.artifacts import MODELS_DIR, load_predictor, write_json
-from core.dataset import Dataset
-from core.perturb import blur, gray_world
+from core.data.dataset import Dataset
+from core.data.perturb import blur, gray_world
+from core.models.artifacts import MODELS_DIR, load_predictor, write_json
 from core.progress import ProgressFn, silent, subrange
 
 __all__ = ["FILTERS", "REFERENCE", "REPORT", "apply_filter", "filter_matrix", "srm_residual"]
@@ -86,8 +86,8 @@ def filter_matrix(dataset: Dataset, *, model: str = "reference_cnn", epochs: int
     """Train ``model`` on each variant of the train split (original and each filter) and
     test each on every variant of the leak-free test set (or a stratified subset of
     ``test_limit``); accuracy at the model's validation-chosen threshold."""
-    from core.robustness import evaluation_rows
-    from core.train import TrainConfig, train
+    from core.labs.robustness import evaluation_rows
+    from core.models.train import TrainConfig, train
 
     variants = ["original", *FILTERS]
     test_rows = evaluation_rows(dataset, test_limit)
@@ -117,10 +117,10 @@ def filter_matrix(dataset: Dataset, *, model: str = "reference_cnn", epochs: int
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.dataset import load_dataset
+    from core.data.dataset import load_dataset
+    from core.data.sources import resolve_source
     from core.errors import DataError
     from core.progress import progress_bar
-    from core.sources import resolve_source
 
     parser = argparse.ArgumentParser(prog="python -m core.filters",
                                      description=__doc__.splitlines()[0])

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.dataset import Dataset
-from core.quality import leakfree_test_mask
-from core.sources import REPO_ROOT
+from core.data.dataset import Dataset
+from core.data.quality import leakfree_test_mask
+from core.data.sources import REPO_ROOT
 
 __all__ = [
     "DEFAULT_ROUND_SIZE",

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from core.artifacts import MODELS_DIR, list_reports, load_predictor, read_json, write_json
-from core.dataset import Dataset
-from core.perturb import blur, center_crop, gray_world, jpeg, noise, rescale
+from core.data.dataset import Dataset
+from core.data.perturb import blur, center_crop, gray_world, jpeg, noise, rescale
+from core.data.quality import leakfree_test_mask
+from core.data.sources import stratified_split
+from core.models.artifacts import MODELS_DIR, list_reports, load_predictor, read_json, write_json
 from core.progress import ProgressFn, silent
-from core.quality import leakfree_test_mask
-from core.sources import stratified_split
 
 __all__ = ["PERTURBATIONS", "REPORT", "Perturbation", "battery", "evaluation_rows"]
 
@@ -134,10 +134,10 @@ def run(names: list[str] | None, dataset: Dataset, *, limit: int | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.dataset import load_dataset
+    from core.data.dataset import load_dataset
+    from core.data.sources import resolve_source
     from core.errors import DataError
     from core.progress import progress_bar
-    from core.sources import resolve_source
 
     parser = argparse.ArgumentParser(prog="python -m core.robustness",
                                      description=__doc__.splitlines()[0])

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from core.files import atomic_target, write_atomic
-from core.sources import REPO_ROOT
+from core.data.files import atomic_target, write_atomic
+from core.data.sources import REPO_ROOT
 
 __all__ = [
     "MODELS_DIR",
@@ -120,7 +120,7 @@ class Predictor:
 
     def _scores(self, batch: np.ndarray) -> np.ndarray:
         if self.family == "classical":
-            from core.classical import flatten
+            from core.models.classical import flatten
 
             return self.model.predict_proba(flatten(batch))[:, 1]
         return np.asarray(self._call(batch)).reshape(-1)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.perturb import blur, jpeg, rescale
+from core.data.perturb import blur, jpeg, rescale
 
 __all__ = ["AUGMENTATIONS", "augment_batch"]
 

@@ -120,12 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     import json
     import sys
 
-    from core.progress import progress_bar
-    from core.artifacts import MODELS_DIR
-    from core.dataset import load_dataset
+    from core.data.dataset import load_dataset
+    from core.data.files import write_atomic
+    from core.data.sources import resolve_source
     from core.errors import DataError
-    from core.files import write_atomic
-    from core.sources import resolve_source
+    from core.models.artifacts import MODELS_DIR
+    from core.progress import progress_bar
 
     parser = argparse.ArgumentParser(prog="python -m core.classical",
                                      description="PCA sweep of logistic regression on pixels")

@@ -9,10 +9,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.evaluate import leaderboard_rows
-from core.metrics import score_report
-from core.predict import ensemble_scores
-from core.references import REFERENCES
+from core.detect.predict import ensemble_scores
+from core.models.evaluate import leaderboard_rows
+from core.models.metrics import score_report
+from core.models.references import REFERENCES
 
 __all__ = [
     "agreement_matrix",

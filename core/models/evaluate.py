@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from core.artifacts import (MODELS_DIR, list_reports, load_predictor, read_json, read_report,
-                            write_report)
-from core.dataset import Dataset
-from core.files import write_atomic
-from core.metrics import score_report
-from core.quality import leakfree_test_mask
+from core.data.dataset import Dataset
+from core.data.files import write_atomic
+from core.data.quality import leakfree_test_mask
+from core.models.artifacts import (MODELS_DIR, list_reports, load_predictor, read_json,
+                                   read_report, write_report)
+from core.models.metrics import score_report
 
 __all__ = [
     "LEADERBOARD_KEYS",
@@ -152,10 +152,10 @@ def hardware() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.progress import progress_bar
-    from core.dataset import DEFAULT_SIZE, load_dataset
+    from core.data.dataset import DEFAULT_SIZE, load_dataset
+    from core.data.sources import resolve_source
     from core.errors import DataError
-    from core.sources import resolve_source
+    from core.progress import progress_bar
 
     parser = argparse.ArgumentParser(prog="python -m core.evaluate",
                                      description=__doc__.splitlines()[0])

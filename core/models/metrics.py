@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
-from core.sources import CLASS_NAMES
+from core.data.sources import CLASS_NAMES
 
 __all__ = [
     "choose_threshold",

@@ -4,11 +4,12 @@
                          [--out DIR] [--size S] [--weights FILE] [--init FILE] [--limit N]
                          [--name NAME]
 
-MODEL is a Keras model (``core.deep.BUILDERS``), a keras.applications backbone
-(``core.deep.BACKBONES``) or a classical model (``core.classical.CLASSICAL``). Training uses the
-train split with a fixed, seeded, stratified 90/10 train/validation split; early stopping on
-validation loss restores the best epoch; the validation set also chooses the decision threshold.
-The model is then evaluated by the shared harness (``core.evaluate``).
+MODEL is a Keras model (``core.models.deep.BUILDERS``), a keras.applications backbone
+(``core.models.deep.BACKBONES``) or a classical model (``core.models.classical.CLASSICAL``).
+Training uses the train split with a fixed, seeded, stratified 90/10 train/validation split;
+early stopping on validation loss restores the best epoch; the validation set also chooses the
+decision threshold.
+The model is then evaluated by the shared harness (``core.models.evaluate``).
 """
 
 from __future__ import annotations
@@ -23,15 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from core.artifacts import (MODELS_DIR, read_report, save_keras, save_sklearn, sha256,
-                            write_report)
-from core.augment import AUGMENTATIONS, augment_batch
-from core.classical import CLASSICAL, flatten
-from core.dataset import Dataset
-from core.evaluate import evaluate_model, hardware
-from core.metrics import choose_threshold, score_report
-from core.references import MODEL_REFERENCES, REFERENCES
-from core.sources import stratified_split
+from core.data.dataset import Dataset
+from core.data.sources import stratified_split
+from core.models.artifacts import (MODELS_DIR, read_report, save_keras, save_sklearn,
+                                   sha256, write_report)
+from core.models.augment import AUGMENTATIONS, augment_batch
+from core.models.classical import CLASSICAL, flatten
+from core.models.evaluate import evaluate_model, hardware
+from core.models.metrics import choose_threshold, score_report
+from core.models.references import MODEL_REFERENCES, REFERENCES
 
 __all__ = ["TrainConfig", "train_val_rows", "train"]
 
@@ -178,7 +179,7 @@ def _batches(images, labels, batch_size, augment, seed):
 def _train_keras(config, dataset, train_rows, val_rows, models_dir, verbose):
     import keras
 
-    from core.deep import BACKBONES, build_model
+    from core.models.deep import BACKBONES, build_model
 
     keras.utils.set_random_seed(config.seed)
     shape = (dataset.size, dataset.size, 3)
@@ -235,11 +236,11 @@ def _strategy_scope():
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.progress import progress_bar
-    from core.dataset import DEFAULT_SIZE, load_dataset
-    from core.deep import BACKBONES, BUILDERS
+    from core.data.dataset import DEFAULT_SIZE, load_dataset
+    from core.data.sources import resolve_source
     from core.errors import DataError
-    from core.sources import resolve_source
+    from core.models.deep import BACKBONES, BUILDERS
+    from core.progress import progress_bar
 
     choices = list(BUILDERS) + list(BACKBONES) + list(CLASSICAL)
     parser = argparse.ArgumentParser(prog="python -m core.train",
