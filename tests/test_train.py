@@ -339,7 +339,8 @@ def test_keras_file_has_no_optimizer_state(tmp_path):
 
 
 def _fitted_pipeline():
-    from core.models.classical import CLASSICAL, flatten
+    from core.analysis.features import flatten
+    from core.models.classical import CLASSICAL
 
     rng = np.random.default_rng(0)
     images = _images(40)
@@ -351,7 +352,7 @@ def _fitted_pipeline():
 
 
 def test_sklearn_round_trip(tmp_path):
-    from core.models.classical import flatten
+    from core.analysis.features import flatten
 
     model, images = _fitted_pipeline()
     before = model.predict_proba(flatten(images))[:, 1].astype(np.float32)
@@ -458,7 +459,7 @@ def test_interrupted_sklearn_save_keeps_old_file(tmp_path, monkeypatch):
 
 
 def _shifted(model):
-    from core.models.classical import flatten
+    from core.analysis.features import flatten
 
     rng = np.random.default_rng(5)
     images = _images(40, seed=100)

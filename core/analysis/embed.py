@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
+from core.analysis.features import flatten
 from core.progress import ProgressFn, silent
 
 __all__ = [
@@ -36,7 +37,7 @@ SpaceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 SPACES: dict[str, tuple[str, SpaceFn]] = {
     "pixels": (
         "Raw pixels: every RGB value of the image, scaled to 0-1.",
-        lambda images, features: images.reshape(len(images), -1).astype(np.float32) / 255,
+        lambda images, features: flatten(images),
     ),
     "features": (
         "Engineered features: blur, background defects, brightness, contrast, colour and "

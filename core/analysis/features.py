@@ -12,7 +12,8 @@ import scipy.fft
 
 from core.progress import ProgressFn, silent
 
-__all__ = ["FEATURES", "feature_table", "gray", "laplacian_variance", "background_residual"]
+__all__ = ["FEATURES", "feature_table", "flatten", "gray", "laplacian_variance",
+           "background_residual"]
 
 FEATURES: dict[str, str] = {
     "laplacian_var": (
@@ -38,6 +39,12 @@ FEATURES: dict[str, str] = {
 }
 
 _CHUNK = 4096
+
+
+def flatten(images: np.ndarray) -> np.ndarray:
+    """Pixels as a float32 matrix in 0-1, shape (n, size * size * 3): the raw-pixel input of
+    the classical models and of the embedding map's pixel space."""
+    return images.reshape(len(images), -1).astype(np.float32) / 255
 
 
 def gray(images: np.ndarray) -> np.ndarray:

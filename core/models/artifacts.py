@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from core.analysis.features import flatten
 from core.data.files import atomic_target, write_atomic
 from core.data.sources import REPO_ROOT
 
@@ -120,8 +121,6 @@ class Predictor:
 
     def _scores(self, batch: np.ndarray) -> np.ndarray:
         if self.family == "classical":
-            from core.models.classical import flatten
-
             return self.model.predict_proba(flatten(batch))[:, 1]
         return np.asarray(self._call(batch)).reshape(-1)
 

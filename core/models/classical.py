@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
-__all__ = ["CLASSICAL", "ClassicalSpec", "SWEEP_COMPONENTS", "flatten", "pca_sweep"]
+__all__ = ["CLASSICAL", "ClassicalSpec", "SWEEP_COMPONENTS", "pca_sweep"]
 
 SWEEP_COMPONENTS = (10, 50, 100, 500, 1000, None)  # None = all 3,072 pixels
 
@@ -93,11 +93,6 @@ CLASSICAL: dict[str, ClassicalSpec] = {
 }
 
 
-def flatten(images: np.ndarray) -> np.ndarray:
-    """Pixels as a float32 matrix in 0-1, shape (n, size * size * 3)."""
-    return images.reshape(len(images), -1).astype(np.float32) / 255
-
-
 def pca_sweep(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
               *, seed: int = 0, progress=None) -> list[dict]:
     """Test accuracy of logistic regression on the first k principal components, for each k in
@@ -120,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     import json
     import sys
 
+    from core.analysis.features import flatten
     from core.data.dataset import load_dataset
     from core.data.files import write_atomic
     from core.data.sources import resolve_source

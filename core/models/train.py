@@ -24,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.analysis.features import flatten
 from core.data.dataset import Dataset
 from core.data.sources import stratified_split
 from core.models.artifacts import (MODELS_DIR, read_report, save_keras, save_sklearn,
                                    sha256, write_report)
 from core.models.augment import AUGMENTATIONS, augment_batch
-from core.models.classical import CLASSICAL, flatten
+from core.models.classical import CLASSICAL
 from core.models.evaluate import evaluate_model, hardware
 from core.models.metrics import choose_threshold, score_report
 from core.models.references import MODEL_REFERENCES, REFERENCES
