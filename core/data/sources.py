@@ -43,7 +43,7 @@ CLASS_NAMES = (
 TEST_FRACTION = 1 / 6  # CIFAKE's own ratio: 20k of 120k
 SPLIT_SEED = 0
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SUMMARY_DIR = REPO_ROOT / "data" / "summary"  # committed numbers computed from the full CIFAKE
 DEFAULT_LOCATIONS = (
     REPO_ROOT / "data" / "cifake.zip",
