@@ -268,13 +268,13 @@ def _copy_models(names, target):
     return target
 
 
-def _run(module, *args):
+def _run(command, *args):
     import subprocess
     import sys
 
     from conftest import REPO_ROOT
 
-    return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, "-m", "core", command, *map(str, args)], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -282,10 +282,10 @@ def test_robustness_cli_merges_results(cifake_zip, tmp_path):
     import json
 
     models = _copy_models(["logreg", "lenet"], tmp_path / "models")
-    result = _run("core.labs.robustness", "logreg", "--data", cifake_zip, "--limit", 300,
+    result = _run("robustness", "logreg", "--data", cifake_zip, "--limit", 300,
                   "--models-dir", models)
     assert result.returncode == 0, result.stderr
-    result = _run("core.labs.robustness", "lenet", "--data", cifake_zip, "--limit", 300,
+    result = _run("robustness", "lenet", "--data", cifake_zip, "--limit", 300,
                   "--models-dir", models)
     assert result.returncode == 0, result.stderr
     report = json.loads((models / "robustness.json").read_text())
@@ -294,14 +294,14 @@ def test_robustness_cli_merges_results(cifake_zip, tmp_path):
     assert 0.85 < lenet["clean"]["accuracy"] <= 1 and lenet["clean"]["auroc"] > 0.93
     assert lenet["blur"]["1.5"]["auroc"] < lenet["clean"]["auroc"]  # blur hurts the CNN
     assert "lenet" in result.stdout and "JPEG q50 AUROC" in result.stdout
-    assert _run("core.labs.robustness", "ghost", "--models-dir", models).returncode == 2
+    assert _run("robustness", "ghost", "--models-dir", models).returncode == 2
 
 
 def test_adversarial_cli(cifake_zip, tmp_path):
     import json
 
     models = _copy_models(["lenet", "logreg"], tmp_path / "models")
-    result = _run("core.labs.adversarial", "--data", cifake_zip, "--n", 100, "--models-dir", models)
+    result = _run("adversarial", "--data", cifake_zip, "--n", 100, "--models-dir", models)
     assert result.returncode == 0, result.stderr
     report = json.loads((models / "adversarial.json").read_text())
     assert list(report["models"]) == ["lenet"]  # CNNs only
@@ -314,7 +314,7 @@ def test_adversarial_cli(cifake_zip, tmp_path):
 def test_filter_matrix_on_a_slice(cifake_zip, tmp_path):
     import json
 
-    result = _run("core.labs.filters", "--model", "lenet", "--epochs", 1, "--limit", 1500,
+    result = _run("filters", "--model", "lenet", "--epochs", 1, "--limit", 1500,
                   "--test-limit", 1000, "--data", cifake_zip, "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "filter_matrix.json").read_text())

@@ -197,7 +197,7 @@ def test_scan_rows(tmp_path):
 
 
 def _cli(*args, cwd=REPO_ROOT):
-    return subprocess.run([sys.executable, "-m", "core.detect.predict", *map(str, args)], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "core", "predict", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
 

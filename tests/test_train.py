@@ -469,16 +469,16 @@ def _shifted(model):
 # --- command line -----------------------------------------------------------------------------
 
 
-def run_module(module, *args, cache_dir, timeout=240) -> subprocess.CompletedProcess:
+def run_module(command, *args, cache_dir, timeout=240) -> subprocess.CompletedProcess:
     env = {**os.environ, "CIFAKE_CACHE": str(cache_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
     env.pop("CIFAKE_PATH", None)
-    return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=REPO_ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "core", command, *map(str, args)], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def test_cli_train_then_evaluate(data_dir, tmp_path):
     out, cache = tmp_path / "out", tmp_path / "cache"
-    result = run_module("core.models.train", "naive_bayes", "--data", data_dir, "--out", out,
+    result = run_module("train", "naive_bayes", "--data", data_dir, "--out", out,
                         cache_dir=cache)
     assert result.returncode == 0, result.stderr
     assert "naive_bayes: test accuracy" in result.stdout
@@ -486,19 +486,19 @@ def test_cli_train_then_evaluate(data_dir, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         "leaderboard.json", "naive_bayes.json", "naive_bayes.skops", "test_scores.json"]
     report = read_report("naive_bayes", out)
-    assert report["training"]["command"].startswith("python -m core.train naive_bayes --data")
+    assert report["training"]["command"].startswith("python -m core train naive_bayes --data")
     accuracy = report["metrics"]["test"]["at_threshold"]["accuracy"]
     assert f"test accuracy {accuracy:.4f}" in result.stdout
     assert any(p.name.endswith("-32-v1") for p in cache.iterdir())  # CIFAKE_CACHE honoured
 
-    result = run_module("core.models.evaluate", "--all", "--data", data_dir, "--models", out,
+    result = run_module("evaluate", "--all", "--data", data_dir, "--models", out,
                         cache_dir=cache)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"naive_bayes      test acc {accuracy:.4f}")
     assert read_report("naive_bayes", out)["metrics"]["test"]["at_threshold"]["accuracy"] == accuracy
     assert [r["name"] for r in json.loads((out / "leaderboard.json").read_text())] == ["naive_bayes"]
 
-    result = run_module("core.models.evaluate", "naive_bayes", "--data", data_dir, "--models", out,
+    result = run_module("evaluate", "naive_bayes", "--data", data_dir, "--models", out,
                         "--size", 16, cache_dir=cache)
     assert result.returncode == 2
     assert "error: model 'naive_bayes' takes 32x32 images, the dataset was loaded at 16x16" \
@@ -507,7 +507,7 @@ def test_cli_train_then_evaluate(data_dir, tmp_path):
 
 
 def test_cli_train_missing_data(tmp_path):
-    result = run_module("core.models.train", "lenet", "--data", "/nonexistent", "--out", tmp_path / "out",
+    result = run_module("train", "lenet", "--data", "/nonexistent", "--out", tmp_path / "out",
                         cache_dir=tmp_path / "cache")
     assert result.returncode == 2
     assert "error: No file or folder at /nonexistent" in result.stderr

@@ -1,7 +1,7 @@
 """Score images with the shipped models: preprocessing, verdicts with an inconclusive band, the
 ensemble, the stability check, tiled analysis and batch scanning.
 
-    python -m core.predict PATH [PATH ...] [--model NAME ...] [--csv OUT | --json OUT]
+    python -m core predict PATH [PATH ...] [--model NAME ...] [--csv OUT | --json OUT]
                            [--view resize|crop] [--no-stability] [--overwrite]
 
 PATHs are image files, folders (scanned recursively) or zips (every image inside). Files that
@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.data.files import write_atomic
     from core.progress import progress_bar
 
-    parser = argparse.ArgumentParser(prog="python -m core.predict",
+    parser = argparse.ArgumentParser(prog="python -m core predict",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or zips")
     parser.add_argument("--model", action="append", dest="models", metavar="NAME",
@@ -378,6 +378,3 @@ def main(argv: list[str] | None = None) -> int:
           + (f" -> {target}" if target else ""), file=sys.stderr)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

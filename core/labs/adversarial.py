@@ -1,17 +1,13 @@
 """Adversarial examples against the CNNs: FGSM and PGD in pixel space (epsilon in /255 units),
 and accuracy-versus-epsilon curves.
 
-    python -m core.adversarial [NAME ...] [--data PATH] [--n 1000]
-
 Curves for the named CNNs (default: every evaluated CNN) are merged into
-``models/adversarial.json``.
+``models/adversarial.json`` (``python -m core adversarial``).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 
 import numpy as np
 
@@ -121,36 +117,3 @@ def run(names: list[str] | None, dataset: Dataset, *, n: int = 1000,
     write_json(report, REPORT, models_dir)
     return report
 
-
-def main(argv: list[str] | None = None) -> int:
-    from core.data.dataset import load_dataset
-    from core.data.sources import resolve_source
-    from core.errors import DataError
-    from core.progress import progress_bar
-
-    parser = argparse.ArgumentParser(prog="python -m core.adversarial",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", metavar="NAME", help="CNNs (default: all)")
-    parser.add_argument("--data", help="CIFAKE zip or folder")
-    parser.add_argument("--n", type=int, default=1000, help="leak-free test images attacked")
-    parser.add_argument("--models-dir", default=str(MODELS_DIR), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    try:
-        with progress_bar("Loading") as progress:
-            dataset = load_dataset(resolve_source(args.data), progress=progress)
-        with progress_bar("Adversarial") as progress:
-            report = run(args.names, dataset, n=args.n, models_dir=args.models_dir,
-                         progress=progress)
-    except (DataError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for name in args.names or report["models"]:
-        line = ", ".join(f"{m.upper()} " + " ".join(f"{c['epsilon']:g}:{c['accuracy']:.3f}"
-                                                   for c in curve)
-                         for m, curve in report["models"][name].items())
-        print(f"{name:16s} accuracy by epsilon/255: {line}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,18 +1,13 @@
 """The filters lab: the reference study's four image filters and its train-on-filtered matrix.
 
-    python -m core.filters [--model reference_cnn] [--epochs 3] [--data PATH] [--limit N]
-                           [--test-limit N] [--out DIR]
-
 For each training variant (original images and each filter) a CNN is trained on the filtered
-train split and tested on the filtered and on the original leak-free test images; the matrix is
-written to ``models/filter_matrix.json``.
+train split and tested on the filtered and on the original leak-free test images; ``python -m
+core filters`` writes the matrix to ``models/filter_matrix.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import sys
 import tempfile
 import time
 
@@ -21,7 +16,7 @@ import numpy as np
 
 from core.data.dataset import Dataset
 from core.data.perturb import blur, gray_world
-from core.models.artifacts import MODELS_DIR, load_predictor, write_json
+from core.models.artifacts import load_predictor
 from core.progress import ProgressFn, silent, subrange
 
 __all__ = ["FILTERS", "REFERENCE", "REPORT", "apply_filter", "filter_matrix", "srm_residual"]
@@ -115,38 +110,3 @@ def filter_matrix(dataset: Dataset, *, model: str = "reference_cnn", epochs: int
             "filters": {k: {"label": v[0], "description": v[1]} for k, v in FILTERS.items()},
             "reference": {"filtered": REFERENCE, "on_original": REFERENCE_ON_ORIGINAL}}
 
-
-def main(argv: list[str] | None = None) -> int:
-    from core.data.dataset import load_dataset
-    from core.data.sources import resolve_source
-    from core.errors import DataError
-    from core.progress import progress_bar
-
-    parser = argparse.ArgumentParser(prog="python -m core.filters",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="reference_cnn", help="a Keras model name")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--data", help="CIFAKE zip or folder")
-    parser.add_argument("--limit", type=int, help="train on at most N images")
-    parser.add_argument("--test-limit", type=int,
-                        help="test on a stratified subset of N leak-free test images")
-    parser.add_argument("--out", default=str(MODELS_DIR), help="folder for filter_matrix.json")
-    args = parser.parse_args(argv)
-    try:
-        with progress_bar("Loading") as progress:
-            dataset = load_dataset(resolve_source(args.data), progress=progress)
-        with progress_bar("Filters") as progress:
-            report = filter_matrix(dataset, model=args.model, epochs=args.epochs,
-                                   limit=args.limit, test_limit=args.test_limit,
-                                   progress=progress)
-    except (DataError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    write_json(report, REPORT, args.out)
-    for variant, row in report["accuracy"].items():
-        print(f"trained on {variant:10s} " + "  ".join(f"{t}: {a:.3f}" for t, a in row.items()))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,17 +1,13 @@
 """The robustness battery: every model's accuracy and AUROC on the leak-free test set after
 JPEG re-compression, blur, noise, down-and-up rescaling, a centre crop and Gray World.
 
-    python -m core.robustness [NAME ...] [--data PATH] [--limit N]
-
 Results for the named models (default: every evaluated model) are merged into
-``models/robustness.json``.
+``models/robustness.json`` (``python -m core robustness``).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -132,39 +128,3 @@ def run(names: list[str] | None, dataset: Dataset, *, limit: int | None = None,
     write_json(report, REPORT, models_dir)
     return report
 
-
-def main(argv: list[str] | None = None) -> int:
-    from core.data.dataset import load_dataset
-    from core.data.sources import resolve_source
-    from core.errors import DataError
-    from core.progress import progress_bar
-
-    parser = argparse.ArgumentParser(prog="python -m core.robustness",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", metavar="NAME", help="models (default: all)")
-    parser.add_argument("--data", help="CIFAKE zip or folder")
-    parser.add_argument("--limit", type=int, help="a stratified subset of N leak-free test images")
-    parser.add_argument("--models-dir", default=str(MODELS_DIR), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    try:
-        with progress_bar("Loading") as progress:
-            dataset = load_dataset(resolve_source(args.data), progress=progress)
-        with progress_bar("Robustness") as progress:
-            report = run(args.names, dataset, limit=args.limit, models_dir=args.models_dir,
-                         progress=progress)
-    except (DataError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for name in args.names or report["models"]:
-        result = report["models"][name]
-        worst = min((m["auroc"], f"{k} {s}") for k in PERTURBATIONS
-                    for s, m in result[k].items())
-        print(f"{name:16s} clean acc {result['clean']['accuracy']:.4f} AUROC "
-              f"{result['clean']['auroc']:.4f}; JPEG q50 AUROC {result['jpeg']['50']['auroc']:.4f}"
-              f", blur 1.0 {result['blur']['1.0']['auroc']:.4f}, rescale 16 "
-              f"{result['rescale']['16']['auroc']:.4f}; worst {worst[1]} ({worst[0]:.4f})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

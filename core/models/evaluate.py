@@ -1,6 +1,6 @@
 """The evaluation harness: every model scored the same way on the test and leak-free test sets.
 
-    python -m core.evaluate NAME [NAME ...] | --all [--data PATH]
+    python -m core evaluate NAME [NAME ...] | --all [--data PATH]
 
 Writes the ``metrics`` and ``speed`` of each model's report and ``models/leaderboard.json``.
 """
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.errors import DataError
     from core.progress import progress_bar
 
-    parser = argparse.ArgumentParser(prog="python -m core.evaluate",
+    parser = argparse.ArgumentParser(prog="python -m core evaluate",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="model names (files in models/)")
     parser.add_argument("--all", action="store_true", help="every model in models/")
@@ -186,6 +186,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Train a model on CIFAKE (or any REAL/FAKE folder) and write it with its report.
 
-    python -m core.train MODEL [--data PATH] [--epochs N] [--batch-size N] [--augment flip crop ...]
+    python -m core train MODEL [--data PATH] [--epochs N] [--batch-size N] [--augment flip crop ...]
                          [--out DIR] [--size S] [--weights FILE] [--init FILE] [--limit N]
                          [--name NAME]
 
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.progress import progress_bar
 
     choices = list(BUILDERS) + list(BACKBONES) + list(CLASSICAL)
-    parser = argparse.ArgumentParser(prog="python -m core.train",
+    parser = argparse.ArgumentParser(prog="python -m core train",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("model", choices=choices, metavar="MODEL", help=", ".join(choices))
     parser.add_argument("--data", help="CIFAKE zip or any folder with REAL/ and FAKE/")
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         learning_rate=args.learning_rate, augment=tuple(args.augment), patience=args.patience,
         seed=args.seed, limit=args.limit, weights=args.weights, init=args.init,
         mixed_precision=args.mixed_precision,
-        command=" ".join(["python -m core.train", *(argv if argv is not None else sys.argv[1:])]),
+        command=" ".join(["python -m core train", *(argv if argv is not None else sys.argv[1:])]),
     )
     try:
         with progress_bar("Loading") as progress:
@@ -284,6 +284,3 @@ def main(argv: list[str] | None = None) -> int:
           f"trained in {report['training']['seconds']:.0f} s -> {Path(args.out) / report['file']}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
