@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.data.sources import CLASS_NAMES, LABELS
-from core.models import comparison_figures
+from core.models import comparison, comparison_figures
 from pages import _ui
 
 _ui.ensure_router()
@@ -25,7 +25,7 @@ if not reports:
                "`python -m core.train reference_cnn` and evaluate with `python -m core.evaluate --all`.")
     st.stop()
 
-board = comparison_figures.leaderboard_frame(reports)
+board = comparison.leaderboard_frame(reports)
 st.subheader("Leaderboard")
 FORMATS = {"test acc %": "%.2f", "leak-free acc %": "%.2f", "test acc @0.5 %": "%.2f",
            "reference acc %": "%.1f", "AUROC": "%.4f", "ECE": "%.3f", "threshold": "%.3f",
@@ -34,7 +34,7 @@ FORMATS = {"test acc %": "%.2f", "leak-free acc %": "%.2f", "test acc @0.5 %": "
 st.dataframe(board, hide_index=True, column_config={
     column: st.column_config.NumberColumn(format=fmt) for column, fmt in FORMATS.items()})
 with st.expander("Published CIFAKE results we compare with"):
-    st.dataframe(comparison_figures.references_frame(), hide_index=True,
+    st.dataframe(comparison.references_frame(), hide_index=True,
                  column_config={"test acc %": st.column_config.NumberColumn(format="%.2f")})
 
 by_name = {r["name"]: r for r in reports}
@@ -111,13 +111,13 @@ with tab_agree:
         st.markdown("**Agreement**: the share of test images on which two models give the same "
                     "verdict. Models that disagree often make different mistakes, so averaging "
                     "them can help.")
-        st.plotly_chart(comparison_figures.agreement_figure(comparison_figures.agreement_matrix(scores, thresholds)),
-                        key="agreement")
+        agreement = comparison.agreement_matrix(scores, thresholds)
+        st.plotly_chart(comparison_figures.agreement_figure(agreement), key="agreement")
         members = st.multiselect("Ensemble members (average of P(FAKE), threshold 0.5)",
                                  available, default=available[:3], key="ensemble")
         if members:
-            ens = comparison_figures.ensemble_report(scores_file["scores"], members, scores_file["labels"],
-                                          scores_file["classes"], scores_file["leakfree"])
+            ens = comparison.ensemble_report(scores_file["scores"], members, scores_file["labels"],
+                                             scores_file["classes"], scores_file["leakfree"])
             c1, c2, c3 = st.columns(3)
             c1.metric("Ensemble test accuracy", f"{100 * ens['test']['at_0.5']['accuracy']:.2f} %")
             c2.metric("Leak-free accuracy", f"{100 * ens['leakfree_test']['at_0.5']['accuracy']:.2f} %")
@@ -135,8 +135,8 @@ with tab_drill:
         cell_name = c2.selectbox("Confusion cell", list(cells), key="drill_cell")
         if name:
             p = np.asarray(scores_file["scores"][name])
-            positions = comparison_figures.mistakes(p, np.asarray(scores_file["labels"]),
-                                         by_name[name]["threshold"], cell=cells[cell_name])
+            positions = comparison.mistakes(p, np.asarray(scores_file["labels"]),
+                                            by_name[name]["threshold"], cell=cells[cell_name])
             st.caption(f"{len(positions)} images shown, most confident first "
                        f"(P(FAKE), threshold {by_name[name]['threshold']:.3f}).")
             paths = [scores_file["paths"][i] for i in positions]

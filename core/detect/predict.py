@@ -28,6 +28,7 @@ from core.data.imageio import decode_image, describe_image, resize_square
 from core.data.perturb import STABILITY_CHECKS
 from core.errors import ImageError
 from core.models.artifacts import MODELS_DIR, Predictor, list_reports, load_predictor
+from core.models.metrics import ensemble_scores
 from core.progress import ProgressFn, silent
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
     "MAX_FILE_BYTES",
     "VIEWS",
     "Detector",
-    "ensemble_scores",
     "iter_image_files",
     "inconclusive_band",
     "iter_uploads",
@@ -108,11 +108,6 @@ def verdict(p_fake: float, threshold: float, band: float = INCONCLUSIVE_BAND) ->
 def inconclusive_band(threshold: float, band: float = INCONCLUSIVE_BAND) -> tuple[float, float]:
     """The ``[low, high)`` interval of P(FAKE) reported as inconclusive."""
     return threshold - 2 * band * threshold, threshold + 2 * band * (1 - threshold)
-
-
-def ensemble_scores(scores: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
-    """Averaging ensemble: the mean P(FAKE) of the named models (decided at 0.5)."""
-    return np.mean([np.asarray(scores[n], dtype=np.float64) for n in names], axis=0)
 
 
 @dataclass

@@ -13,6 +13,7 @@ import numpy as np
 
 from core.data.dataset import Dataset
 from core.models.artifacts import MODELS_DIR, list_reports, load_predictor, read_json, write_json
+from core.models.metrics import accuracy_at
 from core.progress import ProgressFn, silent
 
 __all__ = ["EPSILONS", "REPORT", "attack", "curves", "fgsm", "loss_gradient", "pgd"]
@@ -83,7 +84,7 @@ def curves(model, threshold: float, images: np.ndarray, labels: np.ndarray, *,
         adversarial = attack(model, images, labels, method, epsilon)
         p = np.asarray(model.predict(adversarial, batch_size=1024, verbose=0)).reshape(-1)
         out.setdefault(method, []).append({
-            "epsilon": epsilon, "accuracy": float(((p >= threshold) == labels).mean()),
+            "epsilon": epsilon, "accuracy": accuracy_at(p, labels, threshold),
             "mean_abs_change": float(np.abs(p - clean).mean())})
     return out
 

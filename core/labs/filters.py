@@ -17,6 +17,7 @@ import numpy as np
 from core.data.dataset import Dataset
 from core.data.perturb import blur, gray_world
 from core.models.artifacts import load_predictor
+from core.models.metrics import accuracy_at
 from core.progress import ProgressFn, silent, subrange
 
 __all__ = ["FILTERS", "REFERENCE", "REPORT", "apply_filter", "filter_matrix", "srm_residual"]
@@ -100,9 +101,8 @@ def filter_matrix(dataset: Dataset, *, model: str = "reference_cnn", epochs: int
                            filtered, models_dir=models_dir, verbose=0)
             seconds[variant] = round(time.perf_counter() - start, 1)
             predictor = load_predictor(report["name"], models_dir)
-            matrix[variant] = {
-                test: float(((predictor.predict(x) >= report["threshold"]) == y).mean())
-                for test, x in tests.items()}
+            matrix[variant] = {test: accuracy_at(predictor.predict(x), y, report["threshold"])
+                               for test, x in tests.items()}
             step(1.0, f"{variant}: {matrix[variant][variant]:.3f}")
     return {"model": model, "epochs": epochs, "limit": limit, "n_test": int(len(test_rows)),
             "fingerprint": dataset.fingerprint, "variants": variants, "accuracy": matrix,

@@ -19,6 +19,7 @@ from core.data.perturb import blur, center_crop, gray_world, jpeg, noise, rescal
 from core.data.quality import leakfree_test_mask
 from core.data.sources import stratified_split
 from core.models.artifacts import MODELS_DIR, list_reports, load_predictor, read_json, write_json
+from core.models.metrics import accuracy_at
 from core.progress import ProgressFn, silent
 
 __all__ = ["PERTURBATIONS", "REPORT", "Perturbation", "battery", "evaluation_rows"]
@@ -76,7 +77,7 @@ def evaluation_rows(dataset: Dataset, limit: int | None = None, seed: int = 0) -
 
 
 def _scores(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
-    return {"accuracy": float(((p >= threshold) == y).mean()),
+    return {"accuracy": accuracy_at(p, y, threshold),
             "auroc": float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None}
 
 

@@ -1,6 +1,6 @@
-"""Comparing trained models: the leaderboard table, curves, confusion matrices, calibration,
-per-class accuracy, training curves, agreement and averaging ensembles (plotly figures and
-tables built from the committed reports and test scores)."""
+"""Figures comparing trained models (plotly, from the committed reports): ROC and
+precision-recall curves, confusion matrices, reliability diagrams, per-class accuracy, training
+curves, the PCA sweep and the agreement heat map."""
 
 from __future__ import annotations
 
@@ -9,59 +9,18 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.detect.predict import ensemble_scores
-from core.models.evaluate import leaderboard_rows
-from core.models.metrics import score_report
-from core.models.references import REFERENCES
-
 __all__ = [
-    "agreement_matrix",
     "agreement_figure",
     "calibration_figure",
     "confusion_figure",
     "curves_figure",
-    "ensemble_report",
-    "ensemble_scores",
     "history_figure",
-    "leaderboard_frame",
-    "mistakes",
     "pca_sweep_figure",
     "per_class_figure",
-    "references_frame",
 ]
 
 _LAYOUT = dict(margin=dict(l=10, r=10, t=90, b=10),
                legend=dict(orientation="h", yanchor="bottom", y=1.12, xanchor="right", x=1))
-
-
-def leaderboard_frame(reports: list[dict]) -> pd.DataFrame:
-    """The leaderboard for display: one row per evaluated model, best test accuracy first,
-    accuracies in %."""
-    rows = leaderboard_rows(reports)
-    percent = lambda v: None if v is None else 100 * v  # noqa: E731
-    return pd.DataFrame([{
-        "model": r["name"],
-        "family": r["family"],
-        "test acc %": percent(r["test_accuracy"]),
-        "leak-free acc %": percent(r["leakfree_accuracy"]),
-        "test acc @0.5 %": percent(r["test_accuracy_at_0.5"]),
-        "AUROC": r["test_auroc"],
-        "ECE": r["test_ece"],
-        "threshold": r["threshold"],
-        "reference acc %": percent(r["reference_accuracy"]),
-        "params": r["params"],
-        "file MB": r["file_mb"],
-        "train s": r["train_seconds"],
-        "images/s": r["images_per_second"],
-        "1 image ms": r["single_image_ms"],
-    } for r in rows])
-
-
-def references_frame() -> pd.DataFrame:
-    """The published CIFAKE accuracies the project is measured against."""
-    return pd.DataFrame([{"reference": source, "test acc %": 100 * acc}
-                         for acc, source in REFERENCES.values()]).sort_values(
-        "test acc %", ascending=False, ignore_index=True)
 
 
 def curves_figure(reports: list[dict], kind: str, split: str = "test") -> go.Figure:
@@ -160,44 +119,10 @@ def pca_sweep_figure(sweep: dict) -> go.Figure:
     return fig.update_layout(height=360, title=sweep.get("title", "PCA sweep"), **_LAYOUT)
 
 
-def agreement_matrix(scores: dict[str, np.ndarray], thresholds: dict[str, float]) -> pd.DataFrame:
-    """Share of test images on which each pair of models gives the same verdict."""
-    names = list(scores)
-    verdicts = {n: np.asarray(scores[n]) >= thresholds[n] for n in names}
-    return pd.DataFrame([[float((verdicts[a] == verdicts[b]).mean()) for b in names]
-                         for a in names], index=names, columns=names)
-
-
 def agreement_figure(matrix: pd.DataFrame) -> go.Figure:
+    """Heat map of ``agreement_matrix``: the share of test images two models give one verdict."""
     fig = go.Figure(go.Heatmap(z=100 * matrix.values, x=matrix.columns, y=matrix.index,
                                colorscale="Viridis", texttemplate="%{z:.1f}",
                                hovertemplate="%{y} vs %{x}: %{z:.2f}% same verdict<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     return fig.update_layout(height=120 + 40 * len(matrix), margin=dict(l=10, r=10, t=10, b=10))
-
-
-def ensemble_report(scores: dict, names: list[str], labels, classes, leakfree) -> dict:
-    """Metrics of the averaging ensemble at threshold 0.5, on test and leak-free test."""
-    p = ensemble_scores(scores, names)
-    labels, classes, leakfree = map(np.asarray, (labels, classes, leakfree))
-    keep = leakfree.astype(bool)
-    return {
-        "test": score_report(labels, p, classes, threshold=0.5),
-        "leakfree_test": score_report(labels[keep], p[keep], classes[keep], threshold=0.5),
-    }
-
-
-def mistakes(scores: np.ndarray, labels: np.ndarray, threshold: float, *, cell=None,
-             limit: int = 48) -> np.ndarray:
-    """Test positions in a confusion cell ``(true, predicted)`` (0 REAL / 1 FAKE), most
-    confident first; ``cell=None`` gives the most confident mistakes of either kind."""
-    scores, labels = np.asarray(scores), np.asarray(labels)
-    predicted = (scores >= threshold).astype(int)
-    if cell is None:
-        mask = predicted != labels
-    else:
-        mask = (labels == cell[0]) & (predicted == cell[1])
-    idx = np.flatnonzero(mask)
-    confidence = np.abs(scores[idx] - threshold)
-    return idx[np.argsort(-confidence, kind="stable")][:limit]
-

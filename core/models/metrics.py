@@ -9,7 +9,9 @@ from sklearn.metrics import average_precision_score, precision_recall_curve, roc
 from core.data.sources import CLASS_NAMES
 
 __all__ = [
+    "accuracy_at",
     "choose_threshold",
+    "ensemble_scores",
     "threshold_metrics",
     "calibration",
     "score_report",
@@ -40,6 +42,16 @@ def choose_threshold(y_true: np.ndarray, p_fake: np.ndarray) -> float:
     correct = real_below + fake_above
     best = np.flatnonzero(correct == correct.max())
     return float(candidates[best[np.argmin(np.abs(candidates[best] - 0.5))]])
+
+
+def accuracy_at(p_fake: np.ndarray, y_true: np.ndarray, threshold: float) -> float:
+    """Share of images called correctly when P(FAKE) >= ``threshold`` means FAKE."""
+    return float(np.mean((np.asarray(p_fake) >= threshold) == np.asarray(y_true).astype(bool)))
+
+
+def ensemble_scores(scores: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
+    """Averaging ensemble: the mean P(FAKE) of the named models (decided at 0.5)."""
+    return np.mean([np.asarray(scores[n], dtype=np.float64) for n in names], axis=0)
 
 
 def threshold_metrics(y_true: np.ndarray, p_fake: np.ndarray, threshold: float) -> dict:
@@ -92,9 +104,8 @@ def score_report(y_true: np.ndarray, p_fake: np.ndarray, classes: np.ndarray,
     fpr, tpr, _ = roc_curve(y, p) if both else (np.array([]), np.array([]), None)
     precision, recall, _ = precision_recall_curve(y, p) if both else (np.array([]), np.array([]), None)
     pc = np.clip(p, _EPS, 1 - _EPS)
-    pred = p >= threshold
     per_class = {
-        CLASS_NAMES[c]: float((pred[classes == c] == y[classes == c]).mean())
+        CLASS_NAMES[c]: accuracy_at(p[classes == c], y[classes == c], threshold)
         for c in np.unique(classes)
     }
     return {
