@@ -80,7 +80,7 @@ def test_filters_apply_in_chunks(monkeypatch):
     for name in FILTERS:
         out = apply_filter(name, BATCH)
         assert out.shape == BATCH.shape and out.dtype == np.uint8
-        np.testing.assert_array_equal(out, FILTERS[name][2](BATCH))
+        np.testing.assert_array_equal(out, FILTERS[name].apply(BATCH))
     assert apply_filter("original", BATCH).tolist() == BATCH.tolist()
     median = apply_filter("median", BATCH)
     import cv2
@@ -201,9 +201,11 @@ def test_round_is_balanced_and_fixed_by_its_code():
 
 
 def test_score():
-    from core.labs.quiz import score
+    from core.labs.quiz import Score, score
 
-    assert score([1, 0, 1, 1], np.array([1, 0, 0, 1])) == 0.75
+    assert score([1, 0, 1, 1], np.array([1, 0, 0, 1])) == Score(correct=3, total=4, wrong=[2])
+    assert score([1, 0, 1, 1], np.array([1, 0, 0, 1])).accuracy == 0.75
+    assert score([0, 0], np.array([1, 1])) == Score(correct=0, total=2, wrong=[0, 1])
     with pytest.raises(ValueError, match="3 answers for 4 images"):
         score([1, 0, 1], np.array([1, 0, 0, 1]))
 

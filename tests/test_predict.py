@@ -70,6 +70,16 @@ def test_prepare_resize_and_crop():
         predict.prepare(image, 32, "zoom")
 
 
+def test_score_tiles_scores_every_region_with_the_ensemble():
+    image = np.zeros((64, 96, 3), np.uint8)
+    image[:, 48:] = 255  # the right half is white: bright, so FAKE by the brightness model
+    tiles = predict.score_tiles(_detector(0.5), image, 2)
+    assert tiles.boxes == [(0, 0, 32, 48), (0, 48, 32, 96), (32, 0, 64, 48), (32, 48, 64, 96)]
+    # ensemble = mean of brightness (0 or 1) and contrast (0 on flat regions)
+    np.testing.assert_allclose(tiles.p_fake, [0, 0.5, 0, 0.5], atol=1e-6)
+    assert tiles.threshold == 0.5 and tiles.n_fake == 2
+
+
 def test_tiles_cover_the_image():
     image = np.arange(60 * 90 * 3, dtype=np.uint32).reshape(60, 90, 3).astype(np.uint8)
     inputs, boxes = predict.tiles(image, 32, 3)
@@ -136,10 +146,14 @@ def test_stability_flags_a_verdict_that_blur_flips():
     original = float(detector.score(image)["contrast"][0])
     assert original > 0.9  # FAKE by the contrast model
     result = predict.stability(detector, image)
-    assert set(result["scores"]) == {"original", *predict.STABILITY_CHECKS}
-    assert result["scores"]["slight blur (σ 0.5)"]["contrast"][0] < 0.9  # blur flips it
-    assert result["flips"]["contrast"].tolist() == [True]
-    assert result["flips"]["bright"].tolist() == [False]  # brightness survives every check
+    assert list(result.degraded) == list(result.inputs) == list(predict.STABILITY_CHECKS)
+    assert result.original["contrast"][0] == original
+    assert result.degraded["slight blur (σ 0.5)"]["contrast"][0] < 0.9  # blur flips it
+    assert result.flips["contrast"].tolist() == [True]
+    assert result.flips["bright"].tolist() == [False]  # brightness survives every check
+    assert result.stable is (not result.flips[predict.ENSEMBLE][0])
+    steady = predict.stability(_detector(0.5), np.full((2, 32, 32, 3), 200, np.uint8))
+    assert steady.stable and steady.flips[predict.ENSEMBLE].tolist() == [False, False]
 
 
 # --- batch scanning -------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -86,6 +87,12 @@ class Dataset:
                 mask &= values == wanted
         rows = np.flatnonzero(mask)
         return np.random.default_rng(seed).choice(rows, size=min(n, len(rows)), replace=False)
+
+    def subset(self, rows: np.ndarray) -> Dataset:
+        """A dataset of the given rows only (in the given order), from the same source."""
+        return dataclasses.replace(
+            self, images=self.images[rows], labels=self.labels[rows], splits=self.splits[rows],
+            classes=self.classes[rows], paths=self.paths[rows], hashes=self.hashes[rows])
 
     def rows_of(self, paths) -> np.ndarray:
         """Row index of each path (``paths`` are sorted in the dataset); -1 where absent."""

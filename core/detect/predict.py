@@ -38,6 +38,8 @@ __all__ = [
     "MAX_FILE_BYTES",
     "VIEWS",
     "Detector",
+    "Stability",
+    "TileScores",
     "iter_image_files",
     "inconclusive_band",
     "iter_uploads",
@@ -46,6 +48,7 @@ __all__ = [
     "rows_to_csv",
     "rows_to_json",
     "scan",
+    "score_tiles",
     "stability",
     "tiles",
     "verdict",
@@ -181,23 +184,65 @@ def load_detector(names: list[str] | None = None, *, ensemble: list[str] | None 
     )
 
 
-def stability(detector: Detector, inputs: np.ndarray) -> dict:
-    """Re-score degraded copies of model inputs (``STABILITY_CHECKS``).
+@dataclass(frozen=True)
+class Stability:
+    """The stability check of a batch of model inputs.
 
-    Returns ``{"scores": {"original" or check: {model: P(FAKE) array}}, "flips": {model: bool
-    array}, "inputs": {check: degraded inputs}}``: a model flips on an image when some degraded
-    copy lands on the other side of its threshold than the original.
+    Attributes
+    ----------
+    original : dict of name -> ndarray
+        P(FAKE) of every model and of the ensemble for each input.
+    degraded : dict of check -> (dict of name -> ndarray)
+        The same for the copies degraded by each of ``STABILITY_CHECKS``.
+    inputs : dict of check -> ndarray
+        The degraded copies.
+    flips : dict of name -> bool ndarray
+        Per input, whether some degraded copy lands on the other side of the model's threshold
+        than the original.
     """
+
+    original: dict[str, np.ndarray]
+    degraded: dict[str, dict[str, np.ndarray]]
+    inputs: dict[str, np.ndarray]
+    flips: dict[str, np.ndarray]
+
+    @property
+    def stable(self) -> bool:
+        """Whether the ensemble's verdict on every input holds under every check."""
+        return not self.flips[ENSEMBLE].any()
+
+
+def stability(detector: Detector, inputs: np.ndarray) -> Stability:
+    """Score model inputs and their copies degraded by each of ``STABILITY_CHECKS``."""
     original = detector.score(inputs)
-    scores = {"original": original}
-    flips = {name: np.zeros(len(inputs), bool) for name in original}
-    degraded = {check: degrade(inputs) for check, degrade in STABILITY_CHECKS.items()}
-    for check, copies in degraded.items():
-        scores[check] = detector.score(copies)
-        for name, p in scores[check].items():
-            t = detector.threshold(name)
-            flips[name] |= (p >= t) != (original[name] >= t)
-    return {"scores": scores, "flips": flips, "inputs": degraded}
+    inputs_by_check = {check: degrade(inputs) for check, degrade in STABILITY_CHECKS.items()}
+    degraded = {check: detector.score(copies) for check, copies in inputs_by_check.items()}
+    flips = {}
+    for name, p in original.items():
+        t = detector.threshold(name)
+        flips[name] = np.any([(scores[name] >= t) != (p >= t) for scores in degraded.values()],
+                             axis=0)
+    return Stability(original, degraded, inputs_by_check, flips)
+
+
+@dataclass(frozen=True)
+class TileScores:
+    """The ensemble's P(FAKE) of each region of a ``tiles`` grid, with the regions' boxes."""
+
+    boxes: list[tuple[int, ...]]
+    p_fake: np.ndarray
+    threshold: float
+
+    @property
+    def n_fake(self) -> int:
+        """How many regions the ensemble calls FAKE."""
+        return int((self.p_fake >= self.threshold).sum())
+
+
+def score_tiles(detector: Detector, image: np.ndarray, grid: int) -> TileScores:
+    """Score each region of a ``grid`` x ``grid`` split of ``image`` with the ensemble."""
+    inputs, boxes = tiles(image, detector.size, grid)
+    return TileScores(boxes, detector.score(inputs)[ENSEMBLE], detector.threshold(ENSEMBLE))
 
 
 # ---------------------------------------------------------------- batch scanning
@@ -304,7 +349,7 @@ def scan(files: Iterator[tuple[str, bytes | None, str]] | list, detector: Detect
         batch = np.stack(inputs)
         if check_stability:
             result = stability(detector, batch)
-            scores, flips = result["scores"]["original"], result["flips"][ENSEMBLE]
+            scores, flips = result.original, result.flips[ENSEMBLE]
         else:
             scores, flips = detector.score(batch), None
         for i, row in enumerate(ok_rows):

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.detect.predict import ENSEMBLE, INCONCLUSIVE_BAND, Detector, inconclusive_band, verdict
+from core.detect.predict import (ENSEMBLE, INCONCLUSIVE_BAND, Detector, Stability, TileScores,
+                                 inconclusive_band, verdict)
 
 __all__ = ["VERDICT_COLOURS", "scores_figure", "scores_frame", "stability_frame", "tiles_figure"]
 
@@ -50,11 +51,11 @@ def scores_figure(frame: pd.DataFrame, *, band: float = INCONCLUSIVE_BAND) -> go
     return fig
 
 
-def tiles_figure(image: np.ndarray, boxes: list[tuple[int, ...]], p_fake: np.ndarray,
-                 threshold: float = 0.5) -> go.Figure:
+def tiles_figure(image: np.ndarray, tiles: TileScores) -> go.Figure:
     """The image with each analysed region outlined and coloured by its P(FAKE)."""
     fig = go.Figure(go.Image(z=image, hoverinfo="skip"))
-    for (top, left, bottom, right), p in zip(boxes, p_fake):
+    threshold = tiles.threshold
+    for (top, left, bottom, right), p in zip(tiles.boxes, tiles.p_fake):
         colour = VERDICT_COLOURS["FAKE" if p >= threshold else "REAL"]
         fig.add_shape(type="rect", x0=left, x1=right, y0=top, y1=bottom,
                       line=dict(color="white", width=1), fillcolor=colour,
@@ -67,13 +68,14 @@ def tiles_figure(image: np.ndarray, boxes: list[tuple[int, ...]], p_fake: np.nda
     return fig
 
 
-def stability_frame(result: dict, detector: Detector, *, index: int = 0) -> pd.DataFrame:
+def stability_frame(result: Stability, detector: Detector, *, index: int = 0) -> pd.DataFrame:
     """One row per model and the ensemble: P(FAKE) of image ``index`` originally and under
     each degradation, and ``"unstable"`` when some degradation crosses the threshold."""
     rows = []
     for name in [*detector.names, ENSEMBLE]:
         row = {"model": name,
-               "verdict holds": "unstable" if result["flips"][name][index] else "stable"}
-        row.update({check: float(scores[name][index]) for check, scores in result["scores"].items()})
+               "verdict holds": "unstable" if result.flips[name][index] else "stable",
+               "original": float(result.original[name][index])}
+        row.update({check: float(scores[name][index]) for check, scores in result.degraded.items()})
         rows.append(row)
     return pd.DataFrame(rows)

@@ -8,15 +8,18 @@ Curves for the named CNNs (default: every evaluated CNN) are merged into
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
 from core.data.dataset import Dataset
-from core.models.artifacts import MODELS_DIR, list_reports, load_predictor, read_json, write_json
+from core.models.artifacts import (MODELS_DIR, Predictor, list_reports, load_predictor, read_json,
+                                   write_json)
 from core.models.metrics import accuracy_at
 from core.progress import ProgressFn, silent
 
-__all__ = ["EPSILONS", "REPORT", "attack", "curves", "fgsm", "loss_gradient", "pgd"]
+__all__ = ["EPSILONS", "REPORT", "ImageAttack", "attack", "attack_image", "curves", "fgsm",
+           "loss_gradient", "pgd"]
 
 REPORT = "adversarial.json"
 EPSILONS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)  # in /255 units: pixels move at most this much
@@ -70,6 +73,43 @@ def attack(model, images: np.ndarray, labels: np.ndarray, method: str, epsilon: 
     fn = {"fgsm": fgsm, "pgd": pgd}[method]
     return np.concatenate([fn(model, images[i:i + BATCH], labels[i:i + BATCH], epsilon)
                            for i in range(0, len(images), BATCH)])
+
+
+@dataclass(frozen=True)
+class ImageAttack:
+    """One image before and after an attack, and a model's P(FAKE) of each."""
+
+    original: np.ndarray  # uint8, (size, size, 3)
+    attacked: np.ndarray  # float32 in 0-255: the adversarial input the model scored
+    epsilon: float
+    p_before: float
+    p_after: float
+
+    @property
+    def change(self) -> np.ndarray:
+        """Per-pixel change in 0-255 units (float32, at most ``epsilon`` in size)."""
+        return self.attacked - self.original.astype(np.float32)
+
+    @property
+    def shown(self) -> np.ndarray:
+        """The attacked image rounded to uint8 for display."""
+        return self.attacked.round().clip(0, 255).astype(np.uint8)
+
+    @property
+    def amplified_change(self) -> np.ndarray:
+        """The change stretched to full contrast around mid-grey (uint8), to make it visible."""
+        scale = 127 / max(self.epsilon, 1e-6)
+        return (128 + self.change * scale).clip(0, 255).astype(np.uint8)
+
+
+def attack_image(predictor: Predictor, image: np.ndarray, label: int, method: str,
+                 epsilon: float) -> ImageAttack:
+    """Attack one uint8 image with ``fgsm`` or ``pgd`` against a loaded CNN, scoring it before
+    and after through ``predictor.predict`` as everywhere else."""
+    attacked = attack(predictor.model, image[None], np.array([label]), method, epsilon)[0]
+    return ImageAttack(original=image, attacked=attacked, epsilon=epsilon,
+                       p_before=float(predictor.predict(image[None])[0]),
+                       p_after=float(predictor.predict(attacked[None])[0]))
 
 
 def curves(model, threshold: float, images: np.ndarray, labels: np.ndarray, *,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -20,7 +22,8 @@ from core.models.artifacts import load_predictor
 from core.models.metrics import accuracy_at
 from core.progress import ProgressFn, silent, subrange
 
-__all__ = ["FILTERS", "REFERENCE", "REPORT", "apply_filter", "filter_matrix", "srm_residual"]
+__all__ = ["FILTERS", "REFERENCE", "REPORT", "Filter", "apply_filter", "filter_matrix",
+           "srm_residual"]
 
 REPORT = "filter_matrix.json"
 CHUNK = 10_000
@@ -51,15 +54,24 @@ def _median(images: np.ndarray) -> np.ndarray:
     return np.stack([cv2.medianBlur(image, 3) for image in images])
 
 
-# name -> (label, what it keeps or removes, function of a uint8 batch)
+@dataclass(frozen=True)
+class Filter:
+    """One of the reference study's filters."""
+
+    label: str
+    description: str  # what it keeps or removes, in plain words
+    apply: Callable[[np.ndarray], np.ndarray]  # uint8 batch -> filtered uint8 batch
+
+
 FILTERS = {
-    "gray_world": ("Gray World", "removes colour casts: every channel gets the same mean",
-                   gray_world),
-    "gaussian": ("Gaussian blur", "sigma 1 pixel: removes the finest detail",
-                 lambda x: blur(x, 1.0)),
-    "median": ("Median blur", "3x3 median: removes isolated pixel noise, keeps edges", _median),
-    "srm": ("SRM noise residual", "keeps only the high-frequency residual, no colour or shape",
-            srm_residual),
+    "gray_world": Filter("Gray World", "removes colour casts: every channel gets the same mean",
+                         gray_world),
+    "gaussian": Filter("Gaussian blur", "sigma 1 pixel: removes the finest detail",
+                       lambda x: blur(x, 1.0)),
+    "median": Filter("Median blur", "3x3 median: removes isolated pixel noise, keeps edges",
+                     _median),
+    "srm": Filter("SRM noise residual",
+                  "keeps only the high-frequency residual, no colour or shape", srm_residual),
 }
 
 # The reference study's accuracies when training and testing on filtered images
@@ -71,7 +83,7 @@ def apply_filter(name: str, images: np.ndarray) -> np.ndarray:
     """Filter ``name`` (or "original": a copy) applied to a uint8 batch, in chunks."""
     if name == "original":
         return images.copy()
-    fn = FILTERS[name][2]
+    fn = FILTERS[name].apply
     return np.concatenate([fn(images[i:i + CHUNK]) for i in range(0, len(images), CHUNK)]) \
         if len(images) else images.copy()
 
@@ -79,25 +91,31 @@ def apply_filter(name: str, images: np.ndarray) -> np.ndarray:
 def filter_matrix(dataset: Dataset, *, model: str = "reference_cnn", epochs: int = 3,
                   limit: int | None = None, test_limit: int | None = None,
                   progress: ProgressFn = silent) -> dict:
-    """Train ``model`` on each variant of the train split (original and each filter) and
-    test each on every variant of the leak-free test set (or a stratified subset of
-    ``test_limit``); accuracy at the model's validation-chosen threshold."""
+    """Train ``model`` on each variant of the train split (original and each filter; at most
+    ``limit`` images) and test each on every variant of the leak-free test set (or a
+    stratified subset of ``test_limit``); accuracy at the model's validation-chosen threshold."""
     from core.labs.robustness import evaluation_rows
-    from core.models.train import TrainConfig, train
+    from core.models.train import TrainConfig, train, train_val_rows
 
     variants = ["original", *FILTERS]
+    config = TrainConfig(model=model, epochs=epochs, augment=("flip",), limit=limit)
+    fitted = train_val_rows(dataset, val_fraction=config.val_fraction, seed=config.seed,
+                            limit=limit)
     test_rows = evaluation_rows(dataset, test_limit)
-    y = dataset.labels[test_rows]
-    tests = {v: apply_filter(v, dataset.images[test_rows]) for v in variants}
+    # only the images used are filtered: the runs' training and validation rows, the test rows
+    used = dataset.subset(np.sort(np.concatenate([*fitted, test_rows])))
+    tested = used.splits == 1
+    y = used.labels[tested]
+    tests = {v: apply_filter(v, used.images[tested]) for v in variants}
     matrix, seconds = {}, {}
     with tempfile.TemporaryDirectory() as models_dir:
         for i, variant in enumerate(variants):
             step = subrange(progress, i / len(variants), (i + 1) / len(variants))
             step(0.0, f"Training {model} on {variant} images")
-            filtered = dataclasses.replace(dataset, images=apply_filter(variant, dataset.images))
+            filtered = dataclasses.replace(used, images=apply_filter(variant, used.images))
             start = time.perf_counter()
-            report = train(TrainConfig(model=model, name=f"{model}_{variant}", epochs=epochs,
-                                       augment=("flip",), limit=limit),
+            # the subset's train split is exactly the rows the limit chose
+            report = train(dataclasses.replace(config, name=f"{model}_{variant}", limit=None),
                            filtered, models_dir=models_dir, verbose=0)
             seconds[variant] = round(time.perf_counter() - start, 1)
             predictor = load_predictor(report["name"], models_dir)
@@ -107,6 +125,7 @@ def filter_matrix(dataset: Dataset, *, model: str = "reference_cnn", epochs: int
     return {"model": model, "epochs": epochs, "limit": limit, "n_test": int(len(test_rows)),
             "fingerprint": dataset.fingerprint, "variants": variants, "accuracy": matrix,
             "train_seconds": seconds,
-            "filters": {k: {"label": v[0], "description": v[1]} for k, v in FILTERS.items()},
+            "filters": {k: {"label": f.label, "description": f.description}
+                        for k, f in FILTERS.items()},
             "reference": {"filtered": REFERENCE, "on_original": REFERENCE_ON_ORIGINAL}}
 

@@ -19,14 +19,18 @@ import numpy as np
 from core.data.dataset import Dataset
 from core.data.quality import leakfree_test_mask
 from core.data.sources import REPO_ROOT
+from core.detect.predict import Detector
+from core.models.metrics import accuracy_at
 
 __all__ = [
     "DEFAULT_ROUND_SIZE",
     "HUMAN_BASELINE",
     "QuizStore",
-    "default_db",
     "Round",
+    "Score",
+    "default_db",
     "make_round",
+    "model_accuracy",
     "new_code",
     "score",
 ]
@@ -87,11 +91,32 @@ def make_round(dataset: Dataset, code: str, n: int = DEFAULT_ROUND_SIZE) -> Roun
     return Round(code, rows, dataset.labels[rows].astype(int))
 
 
-def score(answers: list[int], labels: np.ndarray) -> float:
-    """Share of answers (0 REAL / 1 FAKE) equal to the labels."""
+@dataclass(frozen=True)
+class Score:
+    """How a player did in a round."""
+
+    correct: int
+    total: int
+    wrong: list[int]  # positions in the round of the images answered wrongly
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total
+
+
+def score(answers: list[int], labels: np.ndarray) -> Score:
+    """Compare answers (0 REAL / 1 FAKE) with the labels."""
     if len(answers) != len(labels):
         raise ValueError(f"{len(answers)} answers for {len(labels)} images")
-    return float(np.mean(np.asarray(answers) == np.asarray(labels)))
+    right = np.asarray(answers) == np.asarray(labels)
+    return Score(int(right.sum()), len(right), np.flatnonzero(~right).tolist())
+
+
+def model_accuracy(detector: Detector, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Each model's accuracy on a round's images, at its own threshold."""
+    scores = detector.score(images)
+    return {name: accuracy_at(scores[name], labels, detector.threshold(name))
+            for name in detector.names}
 
 
 class QuizStore:
@@ -122,12 +147,12 @@ class QuizStore:
              model_accuracy: dict[str, float]) -> int:
         """Store one finished round; returns its id."""
         player = player.strip()[:40] or "anonymous"
-        accuracy = score(answers, labels)
+        result = score(answers, labels)
         with closing(self._connect()) as connection, connection:
             cursor = connection.execute(
                 "INSERT INTO rounds (finished, player, code, n, correct, accuracy, answers, "
                 "truth, models) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (time.time(), player, code, len(labels), round(accuracy * len(labels)), accuracy,
+                (time.time(), player, code, result.total, result.correct, result.accuracy,
                  json.dumps([int(a) for a in answers]), json.dumps([int(t) for t in labels]),
                  json.dumps(model_accuracy)))
             return int(cursor.lastrowid)

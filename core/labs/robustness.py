@@ -18,11 +18,13 @@ from core.data.dataset import Dataset
 from core.data.perturb import blur, center_crop, gray_world, jpeg, noise, rescale
 from core.data.quality import leakfree_test_mask
 from core.data.sources import stratified_split
+from core.detect.predict import ENSEMBLE, INCONCLUSIVE_BAND, Detector, verdict
 from core.models.artifacts import MODELS_DIR, list_reports, load_predictor, read_json, write_json
 from core.models.metrics import accuracy_at
 from core.progress import ProgressFn, silent
 
-__all__ = ["PERTURBATIONS", "REPORT", "Perturbation", "battery", "evaluation_rows"]
+__all__ = ["PERTURBATIONS", "REPORT", "Perturbation", "battery", "changed_verdicts",
+           "evaluation_rows"]
 
 REPORT = "robustness.json"
 
@@ -59,6 +61,16 @@ PERTURBATIONS = {
 def _blend(x: np.ndarray, y: np.ndarray, k: float) -> np.ndarray:
     """``(1 - k) x + k y`` for uint8 batches."""
     return np.clip((1 - k) * x + k * y.astype(np.float64), 0, 255).round().astype(np.uint8)
+
+
+def changed_verdicts(detector: Detector, before: dict[str, np.ndarray],
+                     after: dict[str, np.ndarray], *, band: float = INCONCLUSIVE_BAND,
+                     index: int = 0) -> list[str]:
+    """The models (and the ensemble) whose verdict on image ``index`` differs between two sets
+    of ``Detector.score`` results, e.g. of an image and of a degraded copy."""
+    return [name for name in [*detector.names, ENSEMBLE]
+            if verdict(float(before[name][index]), detector.threshold(name), band)
+            != verdict(float(after[name][index]), detector.threshold(name), band)]
 
 
 def evaluation_rows(dataset: Dataset, limit: int | None = None, seed: int = 0) -> np.ndarray:

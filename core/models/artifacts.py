@@ -105,12 +105,16 @@ class Predictor:
     model : keras.Model or scikit-learn estimator
     size : int
         The image side the model expects.
+    sha256 : str
+        Digest of the model file ("" for a model that was not loaded from a file): the
+        version that caches of its results key on.
     """
 
     name: str
     family: str
     model: Any
     size: int
+    sha256: str = ""
 
     def predict(self, images: np.ndarray, *, batch_size: int = BATCH) -> np.ndarray:
         """P(FAKE) per image, shape (n,), float32."""
@@ -173,7 +177,8 @@ def load_predictor(name: str, models_dir: str | os.PathLike = MODELS_DIR) -> Pre
     report's."""
     report = read_report(name, models_dir)
     path = Path(models_dir) / report["file"]
-    if report.get("sha256") and sha256(path) != report["sha256"]:
+    digest = sha256(path)
+    if report.get("sha256") and digest != report["sha256"]:
         raise ValueError(f"{path.name} does not match the sha256 in its report; retrain or "
                          "re-evaluate it")
     size = int(report.get("input_size", 32))
@@ -184,8 +189,8 @@ def load_predictor(name: str, models_dir: str | os.PathLike = MODELS_DIR) -> Pre
         refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
         if refused:
             raise ValueError(f"{path.name} contains types that are not trusted: {refused}")
-        return Predictor(name, "classical", sio.load(path, trusted=untrusted), size)
+        return Predictor(name, "classical", sio.load(path, trusted=untrusted), size, digest)
     import keras
 
     model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    return Predictor(name, report.get("family", "cnn"), model, size)
+    return Predictor(name, report.get("family", "cnn"), model, size, digest)
