@@ -9,13 +9,13 @@ from core.analysis.embed import MAX_SAMPLE, SPACES
 from core.analysis.features import FEATURES
 from core.data.imageio import enlarge
 from core.data.sources import CLASS_NAMES, LABELS, SPLITS
-from pages import _ui
+from pages import _data, _model_cache, _router, _widgets
 
-_ui.ensure_router()
+_router.ensure_router()
 
 st.title("Dataset")
 
-loaded = _ui.loaded_dataset()
+loaded = _data.loaded_dataset()
 if loaded is not None:
     dataset, features, stats = loaded
     st.caption(f"Source: `{dataset.source}` · {len(dataset):,} images at "
@@ -23,17 +23,17 @@ if loaded is not None:
                + ("" if dataset.split_given else " · no train/test folders: seeded 5:1 split"))
 else:
     dataset = features = None
-    stats = _ui.committed_stats()
+    stats = _data.committed_stats()
     st.info("**No dataset loaded.** The statistics and embedding below are the committed "
             "numbers of the full CIFAKE (`python -m core stats`); images need the dataset.",
             icon=":material/info:")
-    _ui.get_data_panel()
+    _widgets.get_data_panel()
     if stats is None:
         st.error("The committed statistics (data/summary/stats.json) are missing too. "
                  "Run `python -m core stats --data PATH` to create them.")
         st.stop()
 
-class_name = _ui.class_filter(stats, key="dataset_class")
+class_name = _widgets.class_filter(stats, key="dataset_class")
 class_index = None if class_name == "all" else CLASS_NAMES.index(class_name)
 real, fake = stats.group(class_name, "REAL"), stats.group(class_name, "FAKE")
 
@@ -74,7 +74,8 @@ with tab_samples:
         )
         st.caption(f"{len(rows)} random images, enlarged 3x with nearest-neighbour so each "
                    "of the 32x32 pixels stays visible.")
-        _ui.image_grid([dataset.images[r] for r in rows], [_ui.caption_for(dataset, r) for r in rows])
+        _widgets.image_grid([dataset.images[r] for r in rows],
+                            [_widgets.caption_for(dataset, r) for r in rows])
 
 with tab_pixels:
     st.markdown(
@@ -97,14 +98,16 @@ with tab_pixels:
 with tab_blur:
     left, right = st.columns(2)
     with left:
-        st.markdown(f"**{dataset_figures.FEATURE_TITLES['laplacian_var']}.** {FEATURES['laplacian_var']}")
+        st.markdown(f"**{dataset_figures.FEATURE_TITLES['laplacian_var']}.** "
+                    f"{FEATURES['laplacian_var']}")
         st.plotly_chart(dataset_figures.feature_hist_figure(stats, class_name, "laplacian_var"),
                         key="blur_hist")
     with right:
         st.markdown(f"**{dataset_figures.FEATURE_TITLES['background_residual']}.** "
                     f"{FEATURES['background_residual']}")
-        st.plotly_chart(dataset_figures.feature_hist_figure(stats, class_name, "background_residual"),
-                        key="background_hist")
+        st.plotly_chart(
+            dataset_figures.feature_hist_figure(stats, class_name, "background_residual"),
+            key="background_hist")
     st.markdown("**Highest background-defect scores** (most noisy or textured backgrounds):")
     for label, group in (("REAL", real), ("FAKE", fake)):
         top = group["top_background"]
@@ -113,9 +116,9 @@ with tab_blur:
             continue
         rows = dataset.rows_of([t["path"] for t in top])
         st.caption(label)
-        _ui.image_grid([dataset.images[r] for r in rows if r >= 0],
-                       [f"{t['score']:.1f}" for t, r in zip(top, rows) if r >= 0], columns=12,
-                       scale=3)
+        _widgets.image_grid([dataset.images[r] for r in rows if r >= 0],
+                            [f"{t['score']:.1f}" for t, r in zip(top, rows) if r >= 0],
+                            columns=12, scale=3)
 
 with tab_box:
     st.markdown(
@@ -169,12 +172,13 @@ with tab_dupes:
     if dataset is None:
         needs_dataset("Example duplicate groups")
     else:
-        groups = _ui.duplicate_groups(dataset)
+        groups = _data.duplicate_groups(dataset)
         leaked = [g for g in groups if len(set(dataset.splits[g])) > 1]
         st.markdown(f"**Examples of leaked groups** (first 12 of {len(leaked):,}): each pair is "
                     "one file found in both train and test.")
         shown = [r for group in leaked[:12] for r in group]
-        _ui.image_grid([dataset.images[r] for r in shown], [dataset.paths[r] for r in shown])
+        _widgets.image_grid([dataset.images[r] for r in shown],
+                            [dataset.paths[r] for r in shown])
 
 with tab_embed:
     st.markdown(
@@ -185,30 +189,31 @@ with tab_embed:
         "images below."
     )
     c1, c2, c3, c4 = st.columns(4)
-    if dataset is not None:
-        _ui.register_model_spaces(dataset)
-    spaces = list(SPACES) if dataset is not None else ["pixels", "features"]
-    space = c1.selectbox("Space", spaces, key="embed_space",
+    # each CNN's features are a space too; a model loads only once its space is picked
+    spaces = SPACES if dataset is None else {**SPACES, **_model_cache.model_spaces(dataset.size)}
+    space = c1.selectbox("Space", list(spaces), key="embed_space",
                          format_func=lambda s: s.rsplit("-", 1)[0].replace("cnn-", "CNN: "),
-                         help="\n\n".join(f"**{k}**: {v[0]}" for k, v in SPACES.items()))
+                         help="\n\n".join(f"**{k}**: {v.description}" for k, v in spaces.items()))
     method = c2.selectbox("Method", ["tsne", "pca"], key="embed_method",
                           format_func={"tsne": "t-SNE", "pca": "PCA"}.get)
     colour_by = c3.selectbox("Colour by", ["label", "class"], key="embed_colour")
     if dataset is not None:
         n = c4.select_slider("Sample size", [500, 1000, 2000, 5000, MAX_SAMPLE], value=2000,
                              key="embed_n", help="Stratified by label and class.")
-        result = _ui.embedding(dataset, features, space=space, method=method, n=n)
+        result = _data.embedding(dataset, features, space=space, method=method, n=n,
+                                 spaces=spaces)
         rows = result.rows
-        points = dataset_figures.points_frame(result.coords, dataset.labels[rows], dataset.classes[rows],
-                                      dataset.splits[rows], dataset.paths[rows], rows)
+        points = dataset_figures.points_frame(result.coords, dataset.labels[rows],
+                                              dataset.classes[rows], dataset.splits[rows],
+                                              dataset.paths[rows], rows)
         point_features = features[rows]
     else:
-        committed = _ui.committed_embedding()
+        committed = _data.committed_embedding()
         c4.caption(f"Committed sample: {committed['meta']['n']:,} images")
         p = committed["points"]
-        points = dataset_figures.points_frame(np.asarray(committed["coords"][f"{space}/{method}"]),
-                                      p["label"], p["class"], p["split"], p["path"],
-                                      np.full(len(p["path"]), -1))
+        points = dataset_figures.points_frame(
+            np.asarray(committed["coords"][f"{space}/{method}"]), p["label"], p["class"],
+            p["split"], p["path"], np.full(len(p["path"]), -1))
         point_features = np.column_stack([committed["features"][f] for f in FEATURES])
     shown = points if class_index is None else points[points["class"] == class_name]
     title = f"{'t-SNE' if method == 'tsne' else 'PCA'} of {len(shown):,} images ({space})"
@@ -226,9 +231,9 @@ with tab_embed:
                     + (f" — showing {len(chosen)} of them" if len(selected) > len(chosen) else ""))
         chosen_points = points.loc[chosen]
         if dataset is not None:
-            _ui.image_grid([dataset.images[r] for r in chosen_points["row"]],
-                           [f"{lab} · {cls}" for lab, cls in
-                            zip(chosen_points["label"], chosen_points["class"])])
+            _widgets.image_grid([dataset.images[r] for r in chosen_points["row"]],
+                                [f"{lab} · {cls}" for lab, cls in
+                                 zip(chosen_points["label"], chosen_points["class"])])
         else:
             needs_dataset("Images of the selected points")
         pick = st.selectbox("Enlarge one image", chosen, key="embed_pick",

@@ -7,22 +7,22 @@ import streamlit as st
 
 from core.data.sources import CLASS_NAMES, LABELS
 from core.models import comparison, comparison_figures
-from pages import _ui
+from pages import _data, _model_cache, _router, _widgets
 
-_ui.ensure_router()
+_router.ensure_router()
 
 st.title("Model comparison")
 st.markdown(
     "Every model was trained on CIFAKE's train split (seeded 90/10 train/validation split) by "
-    "`python -m core.train` and scored by one harness, `python -m core.evaluate`, on the 20,000 "
+    "`python -m core train` and scored by one harness, `python -m core evaluate`, on the 20,000 "
     "test images and on the **leak-free** test set (test minus the images that also occur in "
     "train). Verdicts use each model's threshold chosen on validation data."
 )
 
-reports = _ui.model_reports()
+reports = _model_cache.model_reports()
 if not reports:
     st.warning("No evaluated models in `models/` yet. Train one with "
-               "`python -m core.train reference_cnn` and evaluate with `python -m core.evaluate --all`.")
+               "`python -m core train reference_cnn` and evaluate with `python -m core evaluate --all`.")
     st.stop()
 
 board = comparison.leaderboard_frame(reports)
@@ -91,19 +91,19 @@ with tab_training:
         st.info("The chosen models are not trained in epochs (classical models).")
 
 with tab_sweep:
-    sweep = _ui.pca_sweep()
+    sweep = _model_cache.pca_sweep()
     if sweep is None:
-        st.info("No PCA sweep yet: run `python -m core.classical sweep`.")
+        st.info("No PCA sweep yet: run `python -m core sweep`.")
     else:
         st.markdown("**PCA sweep**: logistic regression on the first *k* principal components "
                     "of the pixels. Few components keep only coarse colour and layout; the "
                     "reference study went from 71.4 % at 10 to 81.4 % at 1,024.")
         st.plotly_chart(comparison_figures.pca_sweep_figure(sweep), key="sweep")
 
-scores_file = _ui.test_scores()
+scores_file = _model_cache.test_scores()
 with tab_agree:
     if scores_file is None:
-        st.info("No test scores yet: run `python -m core.evaluate --all`.")
+        st.info("No test scores yet: run `python -m core evaluate --all`.")
     else:
         available = [n for n in chosen if n in scores_file["scores"]]
         scores = {n: np.asarray(scores_file["scores"][n]) for n in available}
@@ -125,7 +125,7 @@ with tab_agree:
 
 with tab_drill:
     if scores_file is None:
-        st.info("No test scores yet: run `python -m core.evaluate --all`.")
+        st.info("No test scores yet: run `python -m core evaluate --all`.")
     else:
         c1, c2 = st.columns(2)
         name = c1.selectbox("Model", [n for n in chosen if n in scores_file["scores"]],
@@ -140,7 +140,7 @@ with tab_drill:
             st.caption(f"{len(positions)} images shown, most confident first "
                        f"(P(FAKE), threshold {by_name[name]['threshold']:.3f}).")
             paths = [scores_file["paths"][i] for i in positions]
-            loaded = _ui.loaded_dataset()
+            loaded = _data.loaded_dataset()
             if loaded is None:
                 st.dataframe(pd.DataFrame({
                     "file": paths, "P(FAKE)": p[positions],
@@ -151,6 +151,6 @@ with tab_drill:
             else:
                 dataset = loaded[0]
                 rows = dataset.rows_of(paths)
-                _ui.image_grid([dataset.images[r] for r in rows if r >= 0],
-                               [f"{LABELS[dataset.labels[r]]} · P={p[i]:.3f}"
-                                for r, i in zip(rows, positions) if r >= 0])
+                _widgets.image_grid([dataset.images[r] for r in rows if r >= 0],
+                                    [f"{LABELS[dataset.labels[r]]} · P={p[i]:.3f}"
+                                     for r, i in zip(rows, positions) if r >= 0])

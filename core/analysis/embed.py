@@ -1,13 +1,13 @@
 """2-D embeddings (PCA, t-SNE) of a stratified sample, in a choice of feature spaces.
 
 A *space* turns the sampled images into a matrix (n_samples, n_dims). ``SPACES`` lists the
-built-in ones; a model's penultimate-layer features join as one more entry (see ``register_space``).
+built-in ones; callers pass more (a CNN's penultimate layer) as ``spaces``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -21,9 +21,9 @@ __all__ = [
     "SPACES",
     "MAX_SAMPLE",
     "Embedding",
+    "Space",
     "compute_embedding",
     "embed",
-    "register_space",
     "space_matrix",
     "stratified_sample",
 ]
@@ -32,24 +32,23 @@ METHODS = ("tsne", "pca")
 MAX_SAMPLE = 10_000
 PIXEL_PCA_DIMS = 50  # t-SNE on pixels runs on their first 50 principal components
 
-# name -> (description, function(images, features) -> matrix); images uint8 (n, s, s, 3)
-SpaceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-SPACES: dict[str, tuple[str, SpaceFn]] = {
-    "pixels": (
-        "Raw pixels: every RGB value of the image, scaled to 0-1.",
-        lambda images, features: flatten(images),
-    ),
-    "features": (
-        "Engineered features: blur, background defects, brightness, contrast, colour and "
-        "high-frequency share, each standardised.",
-        lambda images, features: features,
-    ),
+
+@dataclass(frozen=True)
+class Space:
+    """A feature space of the embedding map."""
+
+    description: str  # what the space is, in plain words
+    # (images uint8 (n, s, s, 3), their rows of the feature table) -> matrix (n, n_dims)
+    matrix: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+SPACES: dict[str, Space] = {
+    "pixels": Space("Raw pixels: every RGB value of the image, scaled to 0-1.",
+                    lambda images, features: flatten(images)),
+    "features": Space("Engineered features: blur, background defects, brightness, contrast, "
+                      "colour and high-frequency share, each standardised.",
+                      lambda images, features: features),
 }
-
-
-def register_space(name: str, description: str, fn: SpaceFn) -> None:
-    """Add a feature space (e.g. a CNN's penultimate layer) to the embedding explorer."""
-    SPACES[name] = (description, fn)
 
 
 @dataclass(frozen=True)
@@ -94,11 +93,12 @@ def stratified_sample(
     return np.sort(np.concatenate(picked))
 
 
-def space_matrix(space: str, images: np.ndarray, features: np.ndarray) -> np.ndarray:
-    """The sampled rows expressed in a registered space, standardised per column."""
-    if space not in SPACES:
-        raise ValueError(f"unknown space {space!r}; choose from {sorted(SPACES)}")
-    matrix = np.asarray(SPACES[space][1](images, features), dtype=np.float32)
+def space_matrix(space: str, images: np.ndarray, features: np.ndarray, *,
+                 spaces: Mapping[str, Space] = SPACES) -> np.ndarray:
+    """The sampled rows expressed in one of ``spaces``, standardised per column."""
+    if space not in spaces:
+        raise ValueError(f"unknown space {space!r}; choose from {sorted(spaces)}")
+    matrix = np.asarray(spaces[space].matrix(images, features), dtype=np.float32)
     return StandardScaler().fit_transform(matrix).astype(np.float32)
 
 
@@ -163,10 +163,11 @@ def compute_embedding(
     method: str = "tsne",
     n: int = 2000,
     seed: int = 0,
+    spaces: Mapping[str, Space] = SPACES,
     progress: ProgressFn = silent,
 ) -> Embedding:
-    """Sample ``n`` rows (stratified), express them in ``space`` and embed them with ``method``
-    (t-SNE perplexity 30, lower for samples under 91 rows).
+    """Sample ``n`` rows (stratified), express them in ``space`` (one of ``spaces``) and embed
+    them with ``method`` (t-SNE perplexity 30, lower for samples under 91 rows).
 
     Parameters
     ----------
@@ -175,7 +176,7 @@ def compute_embedding(
     features : ndarray of shape (n_images, n_features)
     """
     rows = stratified_sample(labels, classes, n, seed=seed)
-    matrix = space_matrix(space, images[rows], features[rows])
+    matrix = space_matrix(space, images[rows], features[rows], spaces=spaces)
     # t-SNE needs perplexity < n / 3: small samples (tiny datasets) get a smaller one
     perplexity = min(30.0, (len(rows) - 1) / 3)
     coords = embed(matrix, method, perplexity=perplexity, seed=seed, progress=progress)

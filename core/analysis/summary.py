@@ -10,11 +10,12 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from core.analysis.embed import Embedding, compute_embedding
+from core.analysis.embed import SPACES, Embedding, Space, compute_embedding
 from core.analysis.features import FEATURES, feature_table
 from core.analysis.stats import DatasetStats, compute_stats
 from core.data.dataset import CACHE_DIR, Dataset
@@ -66,15 +67,18 @@ def dataset_stats(
 
 def dataset_embedding(
     dataset: Dataset, features: np.ndarray, *, space: str, method: str, n: int, seed: int = 0,
-    cache_dir: str | os.PathLike | None = CACHE_DIR, progress: ProgressFn = silent,
+    spaces: Mapping[str, Space] = SPACES, cache_dir: str | os.PathLike | None = CACHE_DIR,
+    progress: ProgressFn = silent,
 ) -> Embedding:
-    """``compute_embedding`` on the dataset, read from or saved to the disk cache."""
+    """``compute_embedding`` on the dataset, read from or saved to the disk cache (keyed by the
+    space's name)."""
     path = _cache_path(cache_dir, dataset, f"embedding-{space}-{method}-{n}-{seed}.npz")
     if path is not None and path.exists():
         with np.load(path, allow_pickle=False) as saved:
             return Embedding(rows=saved["rows"], coords=saved["coords"], space=space, method=method)
     result = compute_embedding(dataset.labels, dataset.classes, dataset.images, features,
-                               space=space, method=method, n=n, seed=seed, progress=progress)
+                               space=space, method=method, n=n, seed=seed, spaces=spaces,
+                               progress=progress)
     if path is not None:
         buffer = io.BytesIO()
         np.savez(buffer, rows=result.rows, coords=result.coords)

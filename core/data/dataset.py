@@ -77,15 +77,16 @@ class Dataset:
 
     def sample(
         self, n: int, *, seed: int = 0, split: int | None = None, label: int | None = None,
-        class_index: int | None = None,
+        class_index: int | None = None, mask: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Up to ``n`` random row indices among rows matching the given split, label and class."""
-        mask = np.ones(len(self), dtype=bool)
+        """Up to ``n`` random row indices among rows matching the given split, label and class
+        and, when given, the boolean row ``mask``."""
+        keep = np.ones(len(self), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
         for values, wanted in ((self.splits, split), (self.labels, label),
                                (self.classes, class_index)):
             if wanted is not None:
-                mask &= values == wanted
-        rows = np.flatnonzero(mask)
+                keep = keep & (values == wanted)
+        rows = np.flatnonzero(keep)
         return np.random.default_rng(seed).choice(rows, size=min(n, len(rows)), replace=False)
 
     def subset(self, rows: np.ndarray) -> Dataset:

@@ -238,6 +238,11 @@ class TileScores:
         """How many regions the ensemble calls FAKE."""
         return int((self.p_fake >= self.threshold).sum())
 
+    @property
+    def mean(self) -> float:
+        """The mean P(FAKE) over the regions."""
+        return float(self.p_fake.mean())
+
 
 def score_tiles(detector: Detector, image: np.ndarray, grid: int) -> TileScores:
     """Score each region of a ``grid`` x ``grid`` split of ``image`` with the ensemble."""

@@ -91,6 +91,16 @@ class ImageAttack:
         return self.attacked - self.original.astype(np.float32)
 
     @property
+    def largest_change(self) -> float:
+        """The largest change of any pixel value, in 0-255 units."""
+        return float(np.abs(self.change).max())
+
+    @property
+    def mean_change(self) -> float:
+        """The mean absolute change of the pixel values, in 0-255 units."""
+        return float(np.abs(self.change).mean())
+
+    @property
     def shown(self) -> np.ndarray:
         """The attacked image rounded to uint8 for display."""
         return self.attacked.round().clip(0, 255).astype(np.uint8)
