@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import encode, patch_png_size, pil_bytes, random_image
 from core.data.imageio import MAX_PIXELS, decode_image, enlarge, resize_square
 from core.errors import ImageError
+from helpers import encode, patch_png_size, pil_bytes, random_image
 
 
 def test_jpeg_rgb():

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import core.data.sources as sources
-from conftest import cifake_files, jpeg, write_tree, write_zip
 from core.data.sources import TEST_FRACTION, parse_class, resolve_source, scan_source, source_identity
 from core.errors import DataError
+from helpers import cifake_files, jpeg, write_tree, write_zip
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import LABELS, REPO_ROOT, SPLITS, encode, random_image, write_tree
+from core.data.sources import LABELS, SPLITS
 from core.data.dataset import load_dataset
 from core.data.sources import CLASS_NAMES
 from core.models.artifacts import (
@@ -33,37 +31,19 @@ from core.models.metrics import threshold_metrics
 keras = pytest.importorskip("keras")
 
 from core.models.train import TrainConfig, train, train_val_rows  # noqa: E402
+from helpers import cifake_files, random_image, run_cli, write_tree
 
 PER_CLASS = 6  # images per split x label x class
 N_TRAIN = 2 * 10 * PER_CLASS  # 120
 LEAKED = "test/FAKE/59 (10).jpg"  # a byte copy of a train image
 
 
-def _image(seed: int, fake: bool) -> np.ndarray:
-    """REAL: a smooth random image; FAKE: the same kind, brighter and noisier."""
-    image = random_image(seed).astype(int)
-    if fake:
-        noise = np.random.default_rng(seed + 7).integers(-25, 26, image.shape)
-        image = image // 2 + 110 + noise
-    return np.clip(image, 0, 255).astype(np.uint8)
-
-
-def tiny_files() -> dict[str, bytes]:
-    files = {}
-    for s, split in enumerate(SPLITS):
-        for lab, label in enumerate(LABELS):
-            for i in range(10 * PER_CLASS):
-                k = i % 10 + 1
-                name = f"{i}.jpg" if k == 1 else f"{i} ({k}).jpg"
-                files[f"{split}/{label}/{name}"] = encode(
-                    _image(10_000 * (2 * s + lab) + i, fake=bool(lab)), ".jpg")
-    files[LEAKED] = files["train/FAKE/59 (10).jpg"]
-    return files
-
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
-    return write_tree(tmp_path_factory.mktemp("tiny-cifake"), tiny_files())
+    """FAKE images brighter and noisier than REAL ones (learnable), one test image leaked."""
+    files = cifake_files(10 * PER_CLASS, separable=True)
+    files[LEAKED] = files["train/FAKE/59 (10).jpg"]
+    return write_tree(tmp_path_factory.mktemp("tiny-cifake"), files)
 
 
 @pytest.fixture(scope="module")
@@ -469,17 +449,10 @@ def _shifted(model):
 # --- command line -----------------------------------------------------------------------------
 
 
-def run_module(command, *args, cache_dir, timeout=240) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CIFAKE_CACHE": str(cache_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("CIFAKE_PATH", None)
-    return subprocess.run([sys.executable, "-m", "core", command, *map(str, args)], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
-
-
+@pytest.mark.slow
 def test_cli_train_then_evaluate(data_dir, tmp_path):
     out, cache = tmp_path / "out", tmp_path / "cache"
-    result = run_module("train", "naive_bayes", "--data", data_dir, "--out", out,
-                        cache_dir=cache)
+    result = run_cli("train", "naive_bayes", "--data", data_dir, "--out", out, cache_dir=cache)
     assert result.returncode == 0, result.stderr
     assert "naive_bayes: test accuracy" in result.stdout
     assert f"-> {out / 'naive_bayes.skops'}" in result.stdout
@@ -491,24 +464,24 @@ def test_cli_train_then_evaluate(data_dir, tmp_path):
     assert f"test accuracy {accuracy:.4f}" in result.stdout
     assert any(p.name.endswith("-32-v1") for p in cache.iterdir())  # CIFAKE_CACHE honoured
 
-    result = run_module("evaluate", "--all", "--data", data_dir, "--models", out,
-                        cache_dir=cache)
+    result = run_cli("evaluate", "--all", "--data", data_dir, "--models", out, cache_dir=cache)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"naive_bayes      test acc {accuracy:.4f}")
     assert read_report("naive_bayes", out)["metrics"]["test"]["at_threshold"]["accuracy"] == accuracy
     assert [r["name"] for r in json.loads((out / "leaderboard.json").read_text())] == ["naive_bayes"]
 
-    result = run_module("evaluate", "naive_bayes", "--data", data_dir, "--models", out,
-                        "--size", 16, cache_dir=cache)
+    result = run_cli("evaluate", "naive_bayes", "--data", data_dir, "--models", out,
+                     "--size", 16, cache_dir=cache)
     assert result.returncode == 2
     assert "error: model 'naive_bayes' takes 32x32 images, the dataset was loaded at 16x16" \
         in result.stderr
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_train_missing_data(tmp_path):
-    result = run_module("train", "lenet", "--data", "/nonexistent", "--out", tmp_path / "out",
-                        cache_dir=tmp_path / "cache")
+    result = run_cli("train", "lenet", "--data", "/nonexistent", "--out", tmp_path / "out",
+                     cache_dir=tmp_path / "cache")
     assert result.returncode == 2
     assert "error: No file or folder at /nonexistent" in result.stderr
     assert "Traceback" not in result.stderr
