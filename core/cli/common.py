@@ -1,5 +1,5 @@
-"""What several commands share: their argument parser, the ``--data`` and ``--size`` options and
-loading the dataset with a progress bar."""
+"""What several commands share: their argument parser, the ``--data`` and ``--size`` options,
+the model names a lab runs on, and loading the dataset with a progress bar."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import argparse
 from core.cli import COMMANDS
 from core.data.dataset import DEFAULT_SIZE, Dataset, load_dataset
 from core.data.sources import resolve_source
+from core.models.artifacts import MODELS_DIR
 from core.progress import progress_bar
 
-__all__ = ["add_data_arguments", "command_parser", "load_data"]
+__all__ = ["add_data_arguments", "add_model_arguments", "command_parser", "load_data"]
 
 
 def command_parser(command: str) -> argparse.ArgumentParser:
@@ -26,6 +27,13 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, size: bool = False) -
     if size:
         parser.add_argument("--size", type=int, default=DEFAULT_SIZE,
                             help="side in pixels images are resized to (default %(default)s)")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """Model ``NAME``s (default: every evaluated one, described as ``what``) and the models
+    folder (``--models-dir``, for tests)."""
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"{what} (default: all)")
+    parser.add_argument("--models-dir", default=str(MODELS_DIR), help=argparse.SUPPRESS)
 
 
 def load_data(path: str | None, size: int = DEFAULT_SIZE) -> Dataset:

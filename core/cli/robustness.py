@@ -3,11 +3,8 @@ evaluated model), merged into ``models/robustness.json``."""
 
 from __future__ import annotations
 
-import argparse
-
-from core.cli.common import add_data_arguments, command_parser, load_data
+from core.cli.common import add_data_arguments, add_model_arguments, command_parser, load_data
 from core.labs.robustness import PERTURBATIONS, run
-from core.models.artifacts import MODELS_DIR
 from core.progress import progress_bar
 
 __all__ = ["main"]
@@ -15,10 +12,9 @@ __all__ = ["main"]
 
 def main(argv: list[str]) -> int:
     parser = command_parser("robustness")
-    parser.add_argument("names", nargs="*", metavar="NAME", help="models (default: all)")
+    add_model_arguments(parser, "models")
     add_data_arguments(parser)
     parser.add_argument("--limit", type=int, help="a stratified subset of N leak-free test images")
-    parser.add_argument("--models-dir", default=str(MODELS_DIR), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     dataset = load_data(args.data)
     with progress_bar("Robustness") as progress:

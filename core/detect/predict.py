@@ -215,14 +215,15 @@ class Stability:
 def stability(detector: Detector, inputs: np.ndarray) -> Stability:
     """Score model inputs and their copies degraded by each of ``STABILITY_CHECKS``."""
     original = detector.score(inputs)
-    inputs_by_check = {check: degrade(inputs) for check, degrade in STABILITY_CHECKS.items()}
-    degraded = {check: detector.score(copies) for check, copies in inputs_by_check.items()}
-    flips = {}
-    for name, p in original.items():
-        t = detector.threshold(name)
-        flips[name] = np.any([(scores[name] >= t) != (p >= t) for scores in degraded.values()],
-                             axis=0)
-    return Stability(original, degraded, inputs_by_check, flips)
+    scores = {}
+    flips = {name: np.zeros(len(inputs), bool) for name in original}
+    degraded = {check: degrade(inputs) for check, degrade in STABILITY_CHECKS.items()}
+    for check, copies in degraded.items():
+        scores[check] = detector.score(copies)
+        for name, p in scores[check].items():
+            t = detector.threshold(name)
+            flips[name] |= (p >= t) != (original[name] >= t)
+    return Stability(original, scores, degraded, flips)
 
 
 @dataclass(frozen=True)

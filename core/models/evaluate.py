@@ -152,10 +152,10 @@ def hardware() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.data.dataset import DEFAULT_SIZE, load_dataset
-    from core.data.sources import resolve_source
-    from core.errors import DataError
     from core.progress import progress_bar
+    from core.data.dataset import DEFAULT_SIZE, load_dataset
+    from core.errors import DataError
+    from core.data.sources import resolve_source
 
     parser = argparse.ArgumentParser(prog="python -m core evaluate",
                                      description=__doc__.splitlines()[0])

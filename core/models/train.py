@@ -237,11 +237,11 @@ def _strategy_scope():
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.data.dataset import DEFAULT_SIZE, load_dataset
-    from core.data.sources import resolve_source
-    from core.errors import DataError
-    from core.models.deep import BACKBONES, BUILDERS
     from core.progress import progress_bar
+    from core.data.dataset import DEFAULT_SIZE, load_dataset
+    from core.models.deep import BACKBONES, BUILDERS
+    from core.errors import DataError
+    from core.data.sources import resolve_source
 
     choices = list(BUILDERS) + list(BACKBONES) + list(CLASSICAL)
     parser = argparse.ArgumentParser(prog="python -m core train",
