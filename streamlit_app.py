@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _ui
+from pages import _data
 
 HERE = Path(__file__).parent
 PAGES = [
@@ -28,7 +28,7 @@ def main() -> None:
         for i, (script, title, icon) in enumerate(PAGES)
     ]
     page = st.navigation(pages)
-    _ui.sidebar()
+    _data.sidebar()
     page.run()
 
 

@@ -17,11 +17,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.dataset import load_dataset  # noqa: E402
-from core.embed import compute_embedding  # noqa: E402
-from core.features import feature_table  # noqa: E402
-from core.sources import resolve_source  # noqa: E402
-from core.stats import compute_stats  # noqa: E402
+from core.analysis.embed import compute_embedding  # noqa: E402
+from core.analysis.features import feature_table  # noqa: E402
+from core.analysis.stats import compute_stats  # noqa: E402
+from core.data.dataset import load_dataset  # noqa: E402
+from core.data.sources import resolve_source  # noqa: E402
 
 
 def emit(figure: str, value: float, unit: str) -> None:
@@ -56,8 +56,8 @@ def bench_data(path: Path) -> None:
 def bench_models(path: Path) -> None:
     """Every shipped model: training time (from its report), batched images/s and single-image
     latency (compiled call) measured now on test images."""
-    from core.artifacts import list_reports, load_predictor
-    from core.evaluate import total_training_seconds
+    from core.models.artifacts import list_reports, load_predictor
+    from core.models.evaluate import total_training_seconds
 
     dataset = load_dataset(path)
     test_images = dataset.images[dataset.splits == 1][:4096]
@@ -79,9 +79,9 @@ def bench_predict(path: Path) -> None:
     in the same run) and a batch scan of JPEG files including decoding (target >= 2,000)."""
     import zipfile
 
-    from core.explain import Explainer
-    from core.imageio import decode_image
-    from core.predict import load_detector, prepare, scan, scan_models
+    from core.data.imageio import decode_image
+    from core.detect.explain import Explainer
+    from core.detect.predict import load_detector, prepare, scan, scan_models
 
     with zipfile.ZipFile(path) if path.is_file() else _no_zip(path) as archive:
         names = [n for n in archive.namelist() if n.startswith("test/") and n.endswith(".jpg")]
@@ -138,7 +138,7 @@ def bench_backbones(epoch_images: int = 81_000) -> None:
     few batches and the implied minutes per epoch of CIFAKE's training split."""
     import keras
 
-    from core.deep import BACKBONES, build_model
+    from core.models.deep import BACKBONES, build_model
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (64, 32, 32, 3)).astype(np.float32)

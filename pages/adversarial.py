@@ -1,16 +1,14 @@
 """Adversarial lab: FGSM and PGD perturbations, invisible to people, that flip a CNN's verdict,
 and accuracy-versus-epsilon curves."""
 
-import numpy as np
 import streamlit as st
 
-from core import adversarial, lab_figures
-from core.imageio import enlarge
-from core.predict import verdict
-from core.sources import CLASS_NAMES, LABELS
-from pages import _ui
+from core.data.imageio import enlarge
+from core.detect.predict import verdict
+from core.labs import adversarial, lab_figures
+from pages import _data, _model_cache, _router, _widgets
 
-_ui.ensure_router()
+_router.ensure_router()
 
 st.title("Adversarial lab")
 st.markdown(
@@ -23,39 +21,37 @@ st.markdown(
 tab_live, tab_curves = st.tabs(["Attack one image", "Accuracy vs epsilon"])
 
 with tab_live:
-    loaded = _ui.loaded_dataset()
-    detector = _ui.detector() if loaded is not None else None
+    loaded = _data.loaded_dataset()
+    detector = _model_cache.detector() if loaded is not None else None
     if loaded is None:
-        _ui.get_data_panel()
+        _widgets.get_data_panel()
     elif detector is not None:
         cnns = [n for n in detector.names if detector.families.get(n) != "classical"]
         dataset = loaded[0]
-        row = _ui.random_test_row(dataset, key="adv_row", leakfree=True)
+        row = _data.random_test_row(dataset, key="adv_row", leakfree=True)
         if row is not None and cnns:
             c1, c2, c3 = st.columns(3)
             name = c1.selectbox("Model", cnns, key="adv_model")
             method = c2.segmented_control("Attack", ["fgsm", "pgd"], default="fgsm",
                                           format_func=str.upper, key="adv_method") or "fgsm"
             epsilon = c3.slider("Epsilon (/255)", 0.0, 16.0, 2.0, 0.5, key="adv_epsilon")
-            model = detector.predictors[name].model
-            image, label = dataset.images[row], int(dataset.labels[row])
-            attacked = adversarial.attack(model, image[None], np.array([label]), method,
-                                          epsilon)[0]
-            shown = attacked.round().clip(0, 255).astype(np.uint8)
-            delta = attacked - image.astype(np.float32)
-            amplified = (128 + delta * (127 / max(epsilon, 1e-6))).clip(0, 255).astype(np.uint8)
-            p_before = float(detector.predictors[name].predict(image[None])[0])
-            p_after = float(np.asarray(model(attacked[None], training=False)).reshape(-1)[0])
-            threshold = detector.threshold(name)
+            result = adversarial.attack_image(detector.predictors[name], dataset.images[row],
+                                              int(dataset.labels[row]), method, epsilon)
             left, middle, right = st.columns(3)
-            left.image(enlarge(image, 6), caption="Original")
-            middle.image(enlarge(shown, 6), caption=f"{method.upper()}, epsilon {epsilon:g}/255")
-            right.image(enlarge(amplified, 6), caption="The change, amplified to full contrast")
-            before, after = verdict(p_before, threshold, 0), verdict(p_after, threshold, 0)
+            left.image(enlarge(result.original, 6), caption="Original")
+            middle.image(enlarge(result.shown, 6),
+                         caption=f"{method.upper()}, epsilon {epsilon:g}/255")
+            right.image(enlarge(result.amplified_change, 6),
+                        caption="The change, amplified to full contrast")
+            # the side of the threshold each score is on (no inconclusive band)
+            threshold = detector.threshold(name)
+            before = verdict(result.p_before, threshold, band=0.0)
+            after = verdict(result.p_after, threshold, band=0.0)
             c1, c2, c3 = st.columns(3)
-            c1.metric("True label", f"{LABELS[label]} · {CLASS_NAMES[dataset.classes[row]]}")
-            c2.metric(f"P(FAKE) before: {before}", f"{p_before:.3f}")
-            c3.metric(f"P(FAKE) after: {after}", f"{p_after:.3f}", f"{p_after - p_before:+.3f}")
+            c1.metric("True label", _widgets.caption_for(dataset, row))
+            c2.metric(f"P(FAKE) before: {before}", f"{result.p_before:.3f}")
+            c3.metric(f"P(FAKE) after: {after}", f"{result.p_after:.3f}",
+                      f"{result.p_after - result.p_before:+.3f}")
             if before != after:
                 st.error(f"The attack flipped {name}'s verdict from {before} to {after}, "
                          f"changing no pixel by more than {epsilon:g}/255.",
@@ -63,14 +59,14 @@ with tab_live:
             else:
                 st.success(f"{name}'s verdict held ({after}); try a larger epsilon or PGD.",
                            icon=":material/shield:")
-            st.caption(f"Largest pixel change: {np.abs(delta).max():.1f}/255; mean "
-                       f"{np.abs(delta).mean():.2f}/255. The attack pushes towards the wrong "
+            st.caption(f"Largest pixel change: {result.largest_change:.1f}/255; mean "
+                       f"{result.mean_change:.2f}/255. The attack pushes towards the wrong "
                        "label using this model's own gradients.")
 
 with tab_curves:
-    report = _ui.lab_report(adversarial.REPORT)
+    report = _model_cache.lab_report(adversarial.REPORT)
     if report is None:
-        st.info("No adversarial report yet: run `python -m core.adversarial` (writes "
+        st.info("No adversarial report yet: run `python -m core adversarial` (writes "
                 "`models/adversarial.json`).")
     else:
         names = list(report["models"])
@@ -78,4 +74,4 @@ with tab_curves:
         if chosen:
             st.plotly_chart(lab_figures.adversarial_figure(report, chosen), key="adv_curves")
         st.caption(f"Accuracy of each CNN on the {report['set']} images after "
-                   "the attack at each epsilon. Reproduce with `python -m core.adversarial`.")
+                   "the attack at each epsilon. Reproduce with `python -m core adversarial`.")

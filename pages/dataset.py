@@ -4,18 +4,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import figures
-from core.embed import MAX_SAMPLE, SPACES
-from core.features import FEATURES
-from core.imageio import enlarge
-from core.sources import CLASS_NAMES, LABELS, SPLITS
-from pages import _ui
+from core.analysis import dataset_figures
+from core.analysis.embed import MAX_SAMPLE, SPACES
+from core.analysis.features import FEATURES
+from core.data.imageio import enlarge
+from core.data.sources import CLASS_NAMES, LABELS, SPLITS
+from pages import _data, _model_cache, _router, _widgets
 
-_ui.ensure_router()
+_router.ensure_router()
 
 st.title("Dataset")
 
-loaded = _ui.loaded_dataset()
+loaded = _data.loaded_dataset()
 if loaded is not None:
     dataset, features, stats = loaded
     st.caption(f"Source: `{dataset.source}` · {len(dataset):,} images at "
@@ -23,17 +23,17 @@ if loaded is not None:
                + ("" if dataset.split_given else " · no train/test folders: seeded 5:1 split"))
 else:
     dataset = features = None
-    stats = _ui.committed_stats()
+    stats = _data.committed_stats()
     st.info("**No dataset loaded.** The statistics and embedding below are the committed "
             "numbers of the full CIFAKE (`python -m core stats`); images need the dataset.",
             icon=":material/info:")
-    _ui.get_data_panel()
+    _widgets.get_data_panel()
     if stats is None:
         st.error("The committed statistics (data/summary/stats.json) are missing too. "
                  "Run `python -m core stats --data PATH` to create them.")
         st.stop()
 
-class_name = _ui.class_filter(stats, key="dataset_class")
+class_name = _widgets.class_filter(stats, key="dataset_class")
 class_index = None if class_name == "all" else CLASS_NAMES.index(class_name)
 real, fake = stats.group(class_name, "REAL"), stats.group(class_name, "FAKE")
 
@@ -41,7 +41,7 @@ real, fake = stats.group(class_name, "REAL"), stats.group(class_name, "FAKE")
 def feature_means_table(names):
     """Mean ± standard deviation per feature, REAL vs FAKE."""
     return pd.DataFrame({
-        "feature": [figures.FEATURE_TITLES[f] for f in names],
+        "feature": [dataset_figures.FEATURE_TITLES[f] for f in names],
         **{label: [f"{g['feature_box'][f]['mean']:.3g} ± {g['feature_box'][f]['std']:.2g}"
                    for f in names] for label, g in (("REAL", real), ("FAKE", fake))},
     })
@@ -74,7 +74,8 @@ with tab_samples:
         )
         st.caption(f"{len(rows)} random images, enlarged 3x with nearest-neighbour so each "
                    "of the 32x32 pixels stays visible.")
-        _ui.image_grid([dataset.images[r] for r in rows], [_ui.caption_for(dataset, r) for r in rows])
+        _widgets.image_grid([dataset.images[r] for r in rows],
+                            [_widgets.caption_for(dataset, r) for r in rows])
 
 with tab_pixels:
     st.markdown(
@@ -82,14 +83,14 @@ with tab_pixels:
         "value from 0 (dark) to 255 (bright). Where the red and blue curves differ, real and "
         "generated images use brightness and colour differently — a clue a detector can use."
     )
-    st.plotly_chart(figures.pixel_hist_figure(stats, class_name), key="pixel_hist")
+    st.plotly_chart(dataset_figures.pixel_hist_figure(stats, class_name), key="pixel_hist")
     st.markdown(
         "**Colour.** Each image's average red, green and blue, and its average saturation "
         "(how vivid the colours are). Stable Diffusion's images tend to be more saturated."
     )
     cols = st.columns(2)
     for i, feature in enumerate(["mean_r", "mean_g", "mean_b", "saturation"]):
-        cols[i % 2].plotly_chart(figures.feature_hist_figure(stats, class_name, feature),
+        cols[i % 2].plotly_chart(dataset_figures.feature_hist_figure(stats, class_name, feature),
                                  key=f"colour_{feature}")
     st.dataframe(feature_means_table(["mean_r", "mean_g", "mean_b", "saturation", "brightness",
                                       "contrast"]), hide_index=True)
@@ -97,14 +98,16 @@ with tab_pixels:
 with tab_blur:
     left, right = st.columns(2)
     with left:
-        st.markdown(f"**{figures.FEATURE_TITLES['laplacian_var']}.** {FEATURES['laplacian_var']}")
-        st.plotly_chart(figures.feature_hist_figure(stats, class_name, "laplacian_var"),
+        st.markdown(f"**{dataset_figures.FEATURE_TITLES['laplacian_var']}.** "
+                    f"{FEATURES['laplacian_var']}")
+        st.plotly_chart(dataset_figures.feature_hist_figure(stats, class_name, "laplacian_var"),
                         key="blur_hist")
     with right:
-        st.markdown(f"**{figures.FEATURE_TITLES['background_residual']}.** "
+        st.markdown(f"**{dataset_figures.FEATURE_TITLES['background_residual']}.** "
                     f"{FEATURES['background_residual']}")
-        st.plotly_chart(figures.feature_hist_figure(stats, class_name, "background_residual"),
-                        key="background_hist")
+        st.plotly_chart(
+            dataset_figures.feature_hist_figure(stats, class_name, "background_residual"),
+            key="background_hist")
     st.markdown("**Highest background-defect scores** (most noisy or textured backgrounds):")
     for label, group in (("REAL", real), ("FAKE", fake)):
         top = group["top_background"]
@@ -113,9 +116,9 @@ with tab_blur:
             continue
         rows = dataset.rows_of([t["path"] for t in top])
         st.caption(label)
-        _ui.image_grid([dataset.images[r] for r in rows if r >= 0],
-                       [f"{t['score']:.1f}" for t, r in zip(top, rows) if r >= 0], columns=12,
-                       scale=3)
+        _widgets.image_grid([dataset.images[r] for r in rows if r >= 0],
+                            [f"{t['score']:.1f}" for t, r in zip(top, rows) if r >= 0],
+                            columns=12, scale=3)
 
 with tab_box:
     st.markdown(
@@ -127,7 +130,7 @@ with tab_box:
     )
     for names in (["laplacian_var", "background_residual", "hf_ratio"],
                   ["brightness", "contrast", "saturation"]):
-        st.plotly_chart(figures.box_figure(stats, class_name, names), key=f"box_{names[0]}")
+        st.plotly_chart(dataset_figures.box_figure(stats, class_name, names), key=f"box_{names[0]}")
 
 with tab_spectrum:
     st.markdown(
@@ -137,13 +140,13 @@ with tab_spectrum:
         "generated images, blue: less). Generators often leave periodic traces that show up "
         "as spots or grids here."
     )
-    st.plotly_chart(figures.spectrum_figure(stats, class_name), key="spectrum")
+    st.plotly_chart(dataset_figures.spectrum_figure(stats, class_name), key="spectrum")
     st.markdown(
         "**Radial power spectrum.** The same energy averaged over rings: how much power each "
         "frequency carries, from coarse (left) to the finest detail a 32x32 image can hold "
         "(right, 0.5 cycles per pixel)."
     )
-    st.plotly_chart(figures.radial_figure(stats, class_name), key="radial")
+    st.plotly_chart(dataset_figures.radial_figure(stats, class_name), key="radial")
 
 with tab_dupes:
     dup = stats.duplicates
@@ -169,12 +172,13 @@ with tab_dupes:
     if dataset is None:
         needs_dataset("Example duplicate groups")
     else:
-        groups = _ui.duplicate_groups(dataset)
+        groups = _data.duplicate_groups(dataset)
         leaked = [g for g in groups if len(set(dataset.splits[g])) > 1]
         st.markdown(f"**Examples of leaked groups** (first 12 of {len(leaked):,}): each pair is "
                     "one file found in both train and test.")
         shown = [r for group in leaked[:12] for r in group]
-        _ui.image_grid([dataset.images[r] for r in shown], [dataset.paths[r] for r in shown])
+        _widgets.image_grid([dataset.images[r] for r in shown],
+                            [dataset.paths[r] for r in shown])
 
 with tab_embed:
     st.markdown(
@@ -185,34 +189,35 @@ with tab_embed:
         "images below."
     )
     c1, c2, c3, c4 = st.columns(4)
-    if dataset is not None:
-        _ui.register_model_spaces(dataset)
-    spaces = list(SPACES) if dataset is not None else ["pixels", "features"]
-    space = c1.selectbox("Space", spaces, key="embed_space",
+    # each CNN's features are a space too; a model loads only once its space is picked
+    spaces = SPACES if dataset is None else {**SPACES, **_model_cache.model_spaces(dataset.size)}
+    space = c1.selectbox("Space", list(spaces), key="embed_space",
                          format_func=lambda s: s.rsplit("-", 1)[0].replace("cnn-", "CNN: "),
-                         help="\n\n".join(f"**{k}**: {v[0]}" for k, v in SPACES.items()))
+                         help="\n\n".join(f"**{k}**: {v.description}" for k, v in spaces.items()))
     method = c2.selectbox("Method", ["tsne", "pca"], key="embed_method",
                           format_func={"tsne": "t-SNE", "pca": "PCA"}.get)
     colour_by = c3.selectbox("Colour by", ["label", "class"], key="embed_colour")
     if dataset is not None:
         n = c4.select_slider("Sample size", [500, 1000, 2000, 5000, MAX_SAMPLE], value=2000,
                              key="embed_n", help="Stratified by label and class.")
-        result = _ui.embedding(dataset, features, space=space, method=method, n=n)
+        result = _data.embedding(dataset, features, space=space, method=method, n=n,
+                                 spaces=spaces)
         rows = result.rows
-        points = figures.points_frame(result.coords, dataset.labels[rows], dataset.classes[rows],
-                                      dataset.splits[rows], dataset.paths[rows], rows)
+        points = dataset_figures.points_frame(result.coords, dataset.labels[rows],
+                                              dataset.classes[rows], dataset.splits[rows],
+                                              dataset.paths[rows], rows)
         point_features = features[rows]
     else:
-        committed = _ui.committed_embedding()
+        committed = _data.committed_embedding()
         c4.caption(f"Committed sample: {committed['meta']['n']:,} images")
         p = committed["points"]
-        points = figures.points_frame(np.asarray(committed["coords"][f"{space}/{method}"]),
-                                      p["label"], p["class"], p["split"], p["path"],
-                                      np.full(len(p["path"]), -1))
+        points = dataset_figures.points_frame(
+            np.asarray(committed["coords"][f"{space}/{method}"]), p["label"], p["class"],
+            p["split"], p["path"], np.full(len(p["path"]), -1))
         point_features = np.column_stack([committed["features"][f] for f in FEATURES])
     shown = points if class_index is None else points[points["class"] == class_name]
     title = f"{'t-SNE' if method == 'tsne' else 'PCA'} of {len(shown):,} images ({space})"
-    event = st.plotly_chart(figures.embedding_figure(shown, colour_by, title),
+    event = st.plotly_chart(dataset_figures.embedding_figure(shown, colour_by, title),
                             on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key=f"embed_chart_{space}_{method}_{class_name}")
     selected = sorted({int(p["customdata"][0]) for p in event.selection.points})
@@ -226,9 +231,9 @@ with tab_embed:
                     + (f" — showing {len(chosen)} of them" if len(selected) > len(chosen) else ""))
         chosen_points = points.loc[chosen]
         if dataset is not None:
-            _ui.image_grid([dataset.images[r] for r in chosen_points["row"]],
-                           [f"{lab} · {cls}" for lab, cls in
-                            zip(chosen_points["label"], chosen_points["class"])])
+            _widgets.image_grid([dataset.images[r] for r in chosen_points["row"]],
+                                [f"{lab} · {cls}" for lab, cls in
+                                 zip(chosen_points["label"], chosen_points["class"])])
         else:
             needs_dataset("Images of the selected points")
         pick = st.selectbox("Enlarge one image", chosen, key="embed_pick",
@@ -240,7 +245,7 @@ with tab_embed:
                        caption=points.at[pick, "path"])
         values = point_features[pick]
         right.dataframe(pd.DataFrame({
-            "feature": [figures.FEATURE_TITLES[f] for f in FEATURES],
+            "feature": [dataset_figures.FEATURE_TITLES[f] for f in FEATURES],
             "this image": [f"{v:.3g}" for v in values],
             "REAL median": [f"{real['feature_box'][f]['median']:.3g}" for f in FEATURES],
             "FAKE median": [f"{fake['feature_box'][f]['median']:.3g}" for f in FEATURES],

@@ -4,11 +4,11 @@ what a CNN learns when it only sees filtered images."""
 import numpy as np
 import streamlit as st
 
-from core import filters, lab_figures
-from core.sources import CLASS_NAMES, LABELS
-from pages import _ui
+from core.data.sources import CLASS_NAMES
+from core.labs import filters, lab_figures
+from pages import _data, _model_cache, _router, _widgets
 
-_ui.ensure_router()
+_router.ensure_router()
 
 st.title("Filters lab")
 st.markdown(
@@ -21,14 +21,15 @@ st.markdown(
 tab_images, tab_matrix = st.tabs(["Filtered images", "Train on filtered images"])
 
 with tab_images:
-    loaded = _ui.loaded_dataset()
+    loaded = _data.loaded_dataset()
     if loaded is None:
-        _ui.get_data_panel()
+        _widgets.get_data_panel()
     else:
         dataset = loaded[0]
         c1, c2, c3 = st.columns(3)
         chosen = c1.multiselect("Filters", list(filters.FILTERS), default=list(filters.FILTERS),
-                                format_func=lambda k: filters.FILTERS[k][0], key="filters_chosen")
+                                format_func=lambda k: filters.FILTERS[k].label,
+                                key="filters_chosen")
         class_id = c2.selectbox("CIFAR class", range(len(CLASS_NAMES)),
                                 format_func=lambda c: "All classes" if c == 0 else CLASS_NAMES[c],
                                 key="filters_class")
@@ -36,34 +37,26 @@ with tab_images:
         if st.button("Reshuffle", icon=":material/shuffle:", key="filters_shuffle"):
             st.session_state["filters_seed"] = int(np.random.default_rng().integers(1 << 30))
         seed = st.session_state.get("filters_seed", 0)
-        test = dataset.splits == 1
-        if class_id:
-            test &= dataset.classes == class_id
-        rows = []
-        for label in (0, 1):
-            pool = np.flatnonzero(test & (dataset.labels == label))
-            if len(pool):
-                rows.append(np.random.default_rng(seed + label).choice(
-                    pool, min(per_label, len(pool)), replace=False))
-        rows = np.concatenate(rows) if rows else np.array([], int)
+        rows = np.concatenate([dataset.sample(per_label, seed=seed + label, split=1, label=label,
+                                              class_index=class_id or None)
+                               for label in (0, 1)])
         if not len(rows):
             st.warning("No test images of this class.")
         else:
             images = dataset.images[rows]
-            captions = [f"{LABELS[dataset.labels[r]]} · {CLASS_NAMES[dataset.classes[r]]}"
-                        for r in rows]
+            captions = [_widgets.caption_for(dataset, r) for r in rows]
             st.markdown("**Original**")
-            _ui.image_grid(list(images), captions, columns=len(rows), scale=4)
+            _widgets.image_grid(list(images), captions, columns=len(rows), scale=4)
             for key in chosen:
-                label, description, _ = filters.FILTERS[key]
-                st.markdown(f"**{label}**: {description}")
-                _ui.image_grid(list(filters.apply_filter(key, images)), captions,
-                               columns=len(rows), scale=4)
+                chosen_filter = filters.FILTERS[key]
+                st.markdown(f"**{chosen_filter.label}**: {chosen_filter.description}")
+                _widgets.image_grid(list(filters.apply_filter(key, images)), captions,
+                                    columns=len(rows), scale=4)
 
 with tab_matrix:
-    report = _ui.lab_report(filters.REPORT)
+    report = _model_cache.lab_report(filters.REPORT)
     if report is None:
-        st.info("No filter matrix yet: run `python -m core.filters` (it trains one CNN per "
+        st.info("No filter matrix yet: run `python -m core filters` (it trains one CNN per "
                 "filter and writes `models/filter_matrix.json`).")
     else:
         st.markdown(
@@ -79,4 +72,4 @@ with tab_matrix:
         st.caption(
             "Reference study: Gray World 50 %, Gaussian 95.3 %, median 92.9 %, SRM 85.5 % (trained "
             "and tested on the filter); its filter-trained models scored about 50 % on original "
-            "images. Reproduce ours with `python -m core.filters`.")
+            "images. Reproduce ours with `python -m core filters`.")

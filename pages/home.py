@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from core.sources import SPLITS
-from pages import _ui
+from core.data.sources import SPLITS
+from pages import _data, _router, _widgets
 
-_ui.ensure_router()
+_router.ensure_router()
 
 st.title("CIFAKE Explorer")
 st.markdown(
@@ -18,18 +18,19 @@ all stored as JPEG quality 75.
 )
 
 st.subheader("Dataset status")
-path, error = _ui.source()
+path, error = _data.source()
 if path is None:
-    st.warning(f"**Dataset not found.** {_ui.escape_markdown(error)}", icon=":material/folder_off:")
-    _ui.get_data_panel()
-    stats = _ui.committed_stats()
+    st.warning(f"**Dataset not found.** {_widgets.escape_markdown(error)}",
+               icon=":material/folder_off:")
+    _widgets.get_data_panel()
+    stats = _data.committed_stats()
     if stats is not None:
         st.caption("Counts of the full CIFAKE, from the committed statistics "
                    "(`python -m core stats`):")
     counts = stats.counts if stats is not None else None
 else:
     st.success(f"**Dataset found:** `{path}`", icon=":material/check_circle:")
-    counts = _ui.file_counts(path)
+    counts = _data.file_counts(path)
     st.caption("Image files per split and label (before decoding):")
 
 if counts is not None:

@@ -5,28 +5,28 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import compare
-from core.cards import model_card
-from core.sources import CLASS_NAMES, LABELS
-from pages import _ui
+from core.data.sources import CLASS_NAMES, LABELS
+from core.models import comparison, comparison_figures
+from core.models.cards import model_card
+from pages import _data, _model_cache, _router, _widgets
 
-_ui.ensure_router()
+_router.ensure_router()
 
 st.title("Model comparison")
 st.markdown(
     "Every model was trained on CIFAKE's train split (seeded 90/10 train/validation split) by "
-    "`python -m core.train` and scored by one harness, `python -m core.evaluate`, on the 20,000 "
+    "`python -m core train` and scored by one harness, `python -m core evaluate`, on the 20,000 "
     "test images and on the **leak-free** test set (test minus the images that also occur in "
     "train). Verdicts use each model's threshold chosen on validation data."
 )
 
-reports = _ui.model_reports()
+reports = _model_cache.model_reports()
 if not reports:
     st.warning("No evaluated models in `models/` yet. Train one with "
-               "`python -m core.train reference_cnn` and evaluate with `python -m core.evaluate --all`.")
+               "`python -m core train reference_cnn` and evaluate with `python -m core evaluate --all`.")
     st.stop()
 
-board = compare.leaderboard_frame(reports)
+board = comparison.leaderboard_frame(reports)
 st.subheader("Leaderboard")
 FORMATS = {"test acc %": "%.2f", "leak-free acc %": "%.2f", "test acc @0.5 %": "%.2f",
            "reference acc %": "%.1f", "AUROC": "%.4f", "ECE": "%.3f", "threshold": "%.3f",
@@ -35,7 +35,7 @@ FORMATS = {"test acc %": "%.2f", "leak-free acc %": "%.2f", "test acc @0.5 %": "
 st.dataframe(board, hide_index=True, column_config={
     column: st.column_config.NumberColumn(format=fmt) for column, fmt in FORMATS.items()})
 with st.expander("Published CIFAKE results we compare with"):
-    st.dataframe(compare.references_frame(), hide_index=True,
+    st.dataframe(comparison.references_frame(), hide_index=True,
                  column_config={"test acc %": st.column_config.NumberColumn(format="%.2f")})
 
 by_name = {r["name"]: r for r in reports}
@@ -58,14 +58,14 @@ with tab_card:
     name = st.selectbox("Model", chosen, key="card_model")
     report = by_name[name]
     left, right = st.columns([3, 2])
-    for section, rows in model_card(report, _ui.lab_report("robustness.json")).items():
+    for section, rows in model_card(report, _model_cache.lab_report("robustness.json")).items():
         left.markdown(f"**{section}**")
         left.table(pd.DataFrame(rows, columns=["", name]).set_index(""))
     if report.get("calibration"):
         right.markdown("**Calibration** maps the model's raw output to a probability that means "
                        "what it says, fitted on validation images only; the ranking (AUROC) "
                        "does not change.")
-        right.plotly_chart(compare.calibration_change_figure(report), key="card_calibration")
+        right.plotly_chart(comparison_figures.calibration_change_figure(report), key="card_calibration")
 
 with tab_curves:
     st.markdown("**ROC**: how many fakes a model catches (up) for each share of real images it "
@@ -73,29 +73,29 @@ with tab_curves:
                 "perfect ranking and 0.5 for a coin flip. **Precision-recall**: of the images "
                 "called FAKE, how many are (up), as more fakes are caught (right).")
     left, right = st.columns(2)
-    left.plotly_chart(compare.curves_figure(selected, "roc", split), key="roc")
-    right.plotly_chart(compare.curves_figure(selected, "pr", split), key="pr")
+    left.plotly_chart(comparison_figures.curves_figure(selected, "roc", split), key="roc")
+    right.plotly_chart(comparison_figures.curves_figure(selected, "pr", split), key="pr")
 
 with tab_confusion:
     st.markdown("**Confusion matrices** at each model's validation threshold: rows are the "
                 "truth, columns the verdict, with counts and the share of each true class.")
     cols = st.columns(min(len(selected), 3))
     for i, report in enumerate(selected):
-        cols[i % len(cols)].plotly_chart(compare.confusion_figure(report, split),
+        cols[i % len(cols)].plotly_chart(comparison_figures.confusion_figure(report, split),
                                          key=f"cm_{report['name']}")
     st.markdown("**Reliability**: when a model says P(FAKE) = 0.8, are 80 % of those images "
                 "fake? Points on the diagonal mean honest probabilities; the expected "
                 "calibration error (ECE) is the average gap.")
-    st.plotly_chart(compare.calibration_figure(selected, split), key="calibration")
+    st.plotly_chart(comparison_figures.calibration_figure(selected, split), key="calibration")
 
 with tab_class:
     st.markdown("**Accuracy per CIFAR class**: some classes are easier to fake convincingly.")
-    st.plotly_chart(compare.per_class_figure(selected, split), key="per_class")
+    st.plotly_chart(comparison_figures.per_class_figure(selected, split), key="per_class")
 
 with tab_training:
     shown = False
     for report in selected:
-        figure = compare.history_figure(report)
+        figure = comparison_figures.history_figure(report)
         if figure is not None:
             st.plotly_chart(figure, key=f"history_{report['name']}")
             shown = True
@@ -105,19 +105,19 @@ with tab_training:
         st.info("The chosen models are not trained in epochs (classical models).")
 
 with tab_sweep:
-    sweep = _ui.pca_sweep()
+    sweep = _model_cache.pca_sweep()
     if sweep is None:
-        st.info("No PCA sweep yet: run `python -m core.classical sweep`.")
+        st.info("No PCA sweep yet: run `python -m core sweep`.")
     else:
         st.markdown("**PCA sweep**: logistic regression on the first *k* principal components "
                     "of the pixels. Few components keep only coarse colour and layout; the "
                     "reference study went from 71.4 % at 10 to 81.4 % at 1,024.")
-        st.plotly_chart(compare.pca_sweep_figure(sweep), key="sweep")
+        st.plotly_chart(comparison_figures.pca_sweep_figure(sweep), key="sweep")
 
-scores_file = _ui.test_scores()
+scores_file = _model_cache.test_scores()
 with tab_agree:
     if scores_file is None:
-        st.info("No test scores yet: run `python -m core.evaluate --all`.")
+        st.info("No test scores yet: run `python -m core evaluate --all`.")
     else:
         available = [n for n in chosen if n in scores_file["scores"]]
         scores = {n: np.asarray(scores_file["scores"][n]) for n in available}
@@ -125,13 +125,13 @@ with tab_agree:
         st.markdown("**Agreement**: the share of test images on which two models give the same "
                     "verdict. Models that disagree often make different mistakes, so averaging "
                     "them can help.")
-        st.plotly_chart(compare.agreement_figure(compare.agreement_matrix(scores, thresholds)),
-                        key="agreement")
+        agreement = comparison.agreement_matrix(scores, thresholds)
+        st.plotly_chart(comparison_figures.agreement_figure(agreement), key="agreement")
         members = st.multiselect("Ensemble members (average of P(FAKE), threshold 0.5)",
                                  available, default=available[:3], key="ensemble")
         if members:
-            ens = compare.ensemble_report(scores_file["scores"], members, scores_file["labels"],
-                                          scores_file["classes"], scores_file["leakfree"])
+            ens = comparison.ensemble_report(scores_file["scores"], members, scores_file["labels"],
+                                             scores_file["classes"], scores_file["leakfree"])
             c1, c2, c3 = st.columns(3)
             c1.metric("Ensemble test accuracy", f"{100 * ens['test']['at_0.5']['accuracy']:.2f} %")
             c2.metric("Leak-free accuracy", f"{100 * ens['leakfree_test']['at_0.5']['accuracy']:.2f} %")
@@ -139,7 +139,7 @@ with tab_agree:
 
 with tab_drill:
     if scores_file is None:
-        st.info("No test scores yet: run `python -m core.evaluate --all`.")
+        st.info("No test scores yet: run `python -m core evaluate --all`.")
     else:
         c1, c2 = st.columns(2)
         name = c1.selectbox("Model", [n for n in chosen if n in scores_file["scores"]],
@@ -149,12 +149,12 @@ with tab_drill:
         cell_name = c2.selectbox("Confusion cell", list(cells), key="drill_cell")
         if name:
             p = np.asarray(scores_file["scores"][name])
-            positions = compare.mistakes(p, np.asarray(scores_file["labels"]),
-                                         by_name[name]["threshold"], cell=cells[cell_name])
+            positions = comparison.mistakes(p, np.asarray(scores_file["labels"]),
+                                            by_name[name]["threshold"], cell=cells[cell_name])
             st.caption(f"{len(positions)} images shown, most confident first "
                        f"(P(FAKE), threshold {by_name[name]['threshold']:.3f}).")
             paths = [scores_file["paths"][i] for i in positions]
-            loaded = _ui.loaded_dataset()
+            loaded = _data.loaded_dataset()
             if loaded is None:
                 st.dataframe(pd.DataFrame({
                     "file": paths, "P(FAKE)": p[positions],
@@ -165,6 +165,6 @@ with tab_drill:
             else:
                 dataset = loaded[0]
                 rows = dataset.rows_of(paths)
-                _ui.image_grid([dataset.images[r] for r in rows if r >= 0],
-                               [f"{LABELS[dataset.labels[r]]} · P={p[i]:.3f}"
-                                for r, i in zip(rows, positions) if r >= 0])
+                _widgets.image_grid([dataset.images[r] for r in rows if r >= 0],
+                                    [f"{LABELS[dataset.labels[r]]} · P={p[i]:.3f}"
+                                     for r, i in zip(rows, positions) if r >= 0])

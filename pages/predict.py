@@ -3,14 +3,13 @@ models see, heat maps of why, and whether the verdicts survive re-saving and res
 
 import streamlit as st
 
-from core import predict, verdicts
-from core.explain import COLORMAPS, METHODS, overlay, png_bytes
-from core.imageio import CIFAKE_JPEG_QUALITY, enlarge
-from core.perturb import STABILITY_CHECKS
-from core.sources import CLASS_NAMES, LABELS, read_member
-from pages import _ui
+from core.data.imageio import CIFAKE_JPEG_QUALITY, enlarge
+from core.data.sources import CLASS_NAMES, LABELS, read_member
+from core.detect import predict, verdict_figures
+from core.detect.explain import COLORMAPS, METHODS, overlay, png_bytes
+from pages import _data, _model_cache, _router, _widgets
 
-_ui.ensure_router()
+_router.ensure_router()
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
 CAVEAT = (
@@ -23,7 +22,7 @@ CAVEAT = (
 st.title("Check an image")
 st.markdown("Give the models an image and see what each one says, what it looked at, and "
             "whether the verdict survives re-saving and resizing.")
-detector = _ui.detector()
+detector = _model_cache.detector()
 if detector is None:
     st.stop()
 
@@ -44,18 +43,18 @@ elif origin == "Camera":
     if shot is not None:
         candidates = [("camera.jpg", shot.getvalue())]
 else:
-    loaded = _ui.loaded_dataset()
+    loaded = _data.loaded_dataset()
     if loaded is None:
-        _ui.get_data_panel()
+        _widgets.get_data_panel()
         st.stop()
     dataset = loaded[0]
-    row = _ui.random_test_row(dataset, key="check_row")
+    row = _data.random_test_row(dataset, key="check_row")
     if row is None:
         st.stop()
     try:
         candidates = [(dataset.paths[row], read_member(dataset.source, dataset.paths[row]))]
     except OSError as exc:
-        st.error(_ui.escape_markdown(str(exc)))
+        st.error(_widgets.escape_markdown(str(exc)))
         st.stop()
     truth = (LABELS[dataset.labels[row]], CLASS_NAMES[dataset.classes[row]])
 
@@ -66,9 +65,9 @@ if not candidates:
 
 readable = []
 for name, data in candidates:
-    image, info, problem = _ui.decoded(data)
+    image, info, problem = _data.decoded(data)
     if image is None:
-        st.error(_ui.escape_markdown(f"{name}: {problem}"), icon=":material/broken_image:")
+        st.error(_widgets.escape_markdown(f"{name}: {problem}"), icon=":material/broken_image:")
     else:
         readable.append((name, data, image, info))
 if not readable:
@@ -97,7 +96,7 @@ with right:
     quality = (f"estimated quality **{info.jpeg_quality}**"
                + ("" if info.jpeg_quality_exact else " (non-standard tables)")
                if info.jpeg_quality else "")
-    st.markdown(f"**File:** {_ui.escape_markdown(name)}  \n"
+    st.markdown(f"**File:** {_widgets.escape_markdown(name)}  \n"
                 f"**Format:** {info.format}{', ' + quality if quality else ''}; "
                 f"{info.mode}, {info.width}x{info.height}"
                 + (f", {info.frames} frames (the first is used)" if info.frames > 1 else "")
@@ -114,34 +113,33 @@ band = st.slider("Inconclusive band (± around each model's threshold)", 0.0, 0.
                  predict.INCONCLUSIVE_BAND, 0.01, key="check_band",
                  help="A P(FAKE) this close to the model's validation-chosen threshold is "
                       "reported as inconclusive.")
-result = _ui.stability_of(detector, x)  # the verdicts and the stability check below
-scores = result["scores"]["original"]
-frame = verdicts.scores_frame(scores, detector, band=band)
+result = _model_cache.stability_of(detector, x)  # the verdicts and the stability check below
+scores = result.original
+frame = verdict_figures.scores_frame(scores, detector, band=band)
 ensemble_row = frame[frame["model"] == predict.ENSEMBLE].iloc[0]
 colour = {"FAKE": "red", "REAL": "blue", "inconclusive": "gray"}[ensemble_row["verdict"]]
 st.markdown(f"### Ensemble verdict: :{colour}[{ensemble_row['verdict']}]  \n"
             f"P(FAKE) {ensemble_row['P(FAKE)']:.3f}, the mean of "
-            f"{', '.join(detector.ensemble)} (decided at 0.5).")
+            f"{', '.join(detector.ensemble)} (decided at "
+            f"{detector.threshold(predict.ENSEMBLE):g}).")
 st.warning(CAVEAT, icon=":material/warning:")
 if truth is not None:
     right = (ensemble_row["verdict"] == truth[0])
     (st.success if right else st.error)(
         f"True label: **{truth[0]}** ({truth[1]}). The ensemble was "
         f"{'right' if right else 'not right'}.", icon=":material/fact_check:")
-st.plotly_chart(verdicts.scores_figure(frame, band=band), key="check_scores")
+st.plotly_chart(verdict_figures.scores_figure(frame, band=band), key="check_scores")
 st.caption("Bars: each model's P(FAKE), coloured by its verdict. Black tick: the model's "
            "threshold, chosen on validation images; grey span: the inconclusive band.")
 
 if min(image.shape[:2]) >= 2 * size:
     with st.expander("Tiled analysis (large image)", expanded=True):
         grid = st.slider("Grid (regions per side)", 2, 8, 4, key="check_grid")
-        inputs, boxes = predict.tiles(image, size, grid)
-        tile_scores = detector.score(inputs)[predict.ENSEMBLE]
-        st.plotly_chart(verdicts.tiles_figure(image, boxes, tile_scores), key="check_tiles")
-        n_fake = int((tile_scores >= 0.5).sum())
+        tiles = _model_cache.tile_scores(detector, image, grid)
+        st.plotly_chart(verdict_figures.tiles_figure(image, tiles), key="check_tiles")
         st.markdown(f"Each region is resized to {size}x{size} and scored by the ensemble. "
-                    f"Mean P(FAKE) over regions **{tile_scores.mean():.3f}**; "
-                    f"**{n_fake} of {len(boxes)}** regions FAKE.")
+                    f"Mean P(FAKE) over regions **{tiles.mean:.3f}**; "
+                    f"**{tiles.n_fake} of {len(tiles.boxes)}** regions FAKE.")
 
 # ---------------------------------------------------------------- explanations
 
@@ -150,16 +148,17 @@ cnns = [n for n in detector.names if detector.families.get(n) != "classical"]
 if not cnns:
     st.info("Heat maps need a CNN; none is loaded.")
 else:
-    sha = {r["name"]: r.get("sha256", "") for r in _ui.model_reports()}
     c1, c2, c3 = st.columns(3)
     model_name = c1.selectbox("Model", cnns, key="check_cam_model")
-    tools = _ui.explainer(model_name, sha[model_name])
+    sha = detector.predictors[model_name].sha256
+    tools = _model_cache.explainer(model_name, sha)
     layer = c2.selectbox("Layer", tools.layers, index=tools.layers.index(tools.default_layer),
                          key="check_cam_layer",
                          help="The last convolution (default) shows where the evidence is; an "
                               "earlier layer gives finer, noisier maps.")
-    model_p = float(scores[model_name][0])
-    model_verdict = "FAKE" if model_p >= detector.threshold(model_name) else "REAL"
+    # the side of the threshold the model's score is on (no inconclusive band)
+    model_verdict = predict.verdict(float(scores[model_name][0]), detector.threshold(model_name),
+                                    band=0.0)
     target = c3.segmented_control("Evidence for", ["FAKE", "REAL"], default=model_verdict,
                                   key=f"check_cam_target_{name}_{model_name}") or model_verdict
     c4, c5, c6 = st.columns(3)
@@ -169,7 +168,7 @@ else:
     big = enlarge(x, max(1, 256 // size))
     columns = st.columns(max(len(methods), 1))
     for column, method in zip(columns, methods):
-        heat = _ui.heatmap(x, model_name, sha[model_name], method, layer, target, tools)
+        heat = _model_cache.heatmap(x, model_name, sha, method, layer, target, tools)
         shown = overlay(big, heat, opacity=opacity, colormap=colormap)
         column.image(shown, caption=f"{method} · {model_name} · evidence for {target}")
         column.download_button("Download PNG", png_bytes(shown), mime="image/png",
@@ -187,15 +186,14 @@ st.subheader("Stability check")
 st.markdown("The same input re-saved and resized slightly: a verdict that flips under such "
             "harmless changes should not be trusted. This is the trap users of open detectors "
             "report most.")
-for column, (check, copies) in zip(st.columns(len(result["inputs"])), result["inputs"].items()):
+for column, (check, copies) in zip(st.columns(len(result.inputs)), result.inputs.items()):
     column.image(enlarge(copies[0], max(1, 96 // size)), caption=check)
-table = verdicts.stability_frame(result, detector)
-unstable = table[table["verdict holds"] == "unstable"]["model"].tolist()
-if predict.ENSEMBLE in unstable:
+table = verdict_figures.stability_frame(result, detector)
+if not result.stable:
     st.error("**Unstable:** the ensemble verdict flips under at least one change.",
              icon=":material/sync_problem:")
 else:
     st.success("The ensemble verdict holds under every change.", icon=":material/verified:")
 st.dataframe(table, hide_index=True, height=36 * (len(table) + 1) + 4, column_config={
-    c: st.column_config.NumberColumn(c, format="%.3f") for c in ["original", *STABILITY_CHECKS]})
+    c: st.column_config.NumberColumn(c, format="%.3f") for c in ["original", *result.degraded]})
 st.caption("P(FAKE) of each model for the original input and each changed copy.")

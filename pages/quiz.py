@@ -5,12 +5,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import lab_figures, quiz
-from core.imageio import enlarge
-from core.sources import CLASS_NAMES
-from pages import _ui
+from core.data.imageio import enlarge
+from core.data.sources import CLASS_NAMES
+from core.labs import lab_figures, quiz
+from pages import _data, _model_cache, _router, _widgets
 
-_ui.ensure_router()
+_router.ensure_router()
 
 st.title("Human vs machine")
 st.markdown(
@@ -19,10 +19,10 @@ st.markdown(
     f"people of the reference study, who averaged {quiz.HUMAN_BASELINE:.1%}."
 )
 
-loaded = _ui.loaded_dataset()
+loaded = _data.loaded_dataset()
 if loaded is None:
     st.info("The quiz shows CIFAKE test images, so it needs the dataset.")
-    _ui.get_data_panel()
+    _widgets.get_data_panel()
     st.stop()
 dataset = loaded[0]
 store = quiz.QuizStore()
@@ -66,30 +66,24 @@ else:
         images = dataset.images[rows]
         y = np.asarray(labels)
         mine = quiz.score(answers, y)
-        detector = _ui.detector()
-        machine = {}
-        if detector is not None:
-            scores = detector.score(images)
-            machine = {name: float(((scores[name] >= detector.threshold(name)) == y).mean())
-                       for name in detector.names}
+        detector = _model_cache.detector()
+        machine = {} if detector is None else quiz.model_accuracy(detector, images, y)
         if state.get("saved") is None:
             state["saved"] = store.save(player=state.get("player", ""), code=state["code"],
                                         answers=answers, labels=y, model_accuracy=machine)
-        st.subheader(f"You scored {mine:.0%} ({sum(a == t for a, t in zip(answers, labels))} "
-                     f"of {len(labels)})")
+        st.subheader(f"You scored {mine.accuracy:.0%} ({mine.correct} of {mine.total})")
         st.markdown(f"People in the reference study: **{quiz.HUMAN_BASELINE:.1%}** on average.")
         if machine:
             table = pd.DataFrame({"model": list(machine), "accuracy %": [100 * v for v in
                                                                           machine.values()]})
             st.dataframe(table, hide_index=True, column_config={
                 "accuracy %": st.column_config.NumberColumn(format="%.0f")})
-        wrong = [k for k, (a, t) in enumerate(zip(answers, labels)) if a != t]
-        if wrong:
+        if mine.wrong:
             st.markdown("**The images that fooled you**")
-            _ui.image_grid([images[k] for k in wrong],
-                           [f"{'AI' if labels[k] else 'Real'} · "
-                            f"{CLASS_NAMES[dataset.classes[rows[k]]]}" for k in wrong],
-                           columns=8, scale=3)
+            _widgets.image_grid([images[k] for k in mine.wrong],
+                                [f"{'AI' if labels[k] else 'Real'} · "
+                                 f"{CLASS_NAMES[dataset.classes[rows[k]]]}"
+                                 for k in mine.wrong], columns=8, scale=3)
         if st.button("Play another round", type="primary", key="quiz_again"):
             state.clear()
             st.rerun()

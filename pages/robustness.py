@@ -3,12 +3,13 @@ noise, rescaling, cropping and Gray World, and one image's P(FAKE) under a chose
 
 import streamlit as st
 
-from core import lab_figures, robustness, verdicts
-from core.imageio import enlarge
-from core.sources import CLASS_NAMES, LABELS
-from pages import _ui
+from core.data.imageio import enlarge
+from core.data.sources import CLASS_NAMES, LABELS
+from core.detect import verdict_figures
+from core.labs import lab_figures, robustness
+from pages import _data, _model_cache, _router, _widgets
 
-_ui.ensure_router()
+_router.ensure_router()
 
 st.title("Robustness lab")
 st.markdown(
@@ -19,9 +20,9 @@ st.markdown(
 tab_curves, tab_live = st.tabs(["Battery (all test images)", "Try one image"])
 
 with tab_curves:
-    report = _ui.lab_report(robustness.REPORT)
+    report = _model_cache.lab_report(robustness.REPORT)
     if report is None:
-        st.info("No robustness report yet: run `python -m core.robustness` (writes "
+        st.info("No robustness report yet: run `python -m core robustness` (writes "
                 "`models/robustness.json`).")
     else:
         names = list(report["models"])
@@ -37,18 +38,18 @@ with tab_curves:
         st.caption(
             f"Each point: one model on the {report['set']} images after the change; "
             "accuracy uses the model's validation-chosen threshold, AUROC does not need "
-            "one. Reproduce with `python -m core.robustness`. The best open study's from-scratch "
+            "one. Reproduce with `python -m core robustness`. The best open study's from-scratch "
             "CNN kept AUROC 0.88 under JPEG q50, 0.80 under blur σ 1 and 0.80 under a 16-pixel "
             "rescale.")
 
 with tab_live:
-    loaded = _ui.loaded_dataset()
-    detector = _ui.detector() if loaded is not None else None
+    loaded = _data.loaded_dataset()
+    detector = _model_cache.detector() if loaded is not None else None
     if loaded is None:
-        _ui.get_data_panel()
+        _widgets.get_data_panel()
     elif detector is not None:
         dataset = loaded[0]
-        row = _ui.random_test_row(dataset, key="robust_row", leakfree=True)
+        row = _data.random_test_row(dataset, key="robust_row", leakfree=True)
         if row is not None:
             c1, c2 = st.columns(2)
             kind = c1.selectbox("Change", list(robustness.PERTURBATIONS),
@@ -65,12 +66,11 @@ with tab_live:
             right.image(enlarge(changed, 6), caption=f"{perturbation.label}: {severity}")
             info.markdown(f"True label: **{LABELS[dataset.labels[row]]}** "
                           f"({CLASS_NAMES[dataset.classes[row]]})")
-            before = verdicts.scores_frame(detector.score(image[None]), detector)
-            after = verdicts.scores_frame(detector.score(changed[None]), detector)
-            flipped = [m for m, a, b in zip(before["model"], before["verdict"], after["verdict"])
-                       if a != b]
-            info.markdown(f"Verdicts changed: **{len(flipped)}** of {len(before)}"
+            before, after = detector.score(image[None]), detector.score(changed[None])
+            flipped = robustness.changed_verdicts(detector, before, after)
+            info.markdown(f"Verdicts changed: **{len(flipped)}** of {len(after)}"
                           + (f" ({', '.join(flipped)})" if flipped else ""))
-            st.plotly_chart(verdicts.scores_figure(after), key="robust_scores")
+            st.plotly_chart(verdict_figures.scores_figure(
+                verdict_figures.scores_frame(after, detector)), key="robust_scores")
             st.caption("P(FAKE) of every model on the changed image; move the slider and watch "
                        "the bars. Black tick: each model's threshold.")

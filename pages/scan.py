@@ -1,22 +1,22 @@
 """Batch scan: many images or zips scored by the chosen models into a table with the ensemble
-verdict and a stability flag, downloadable as CSV or JSON (the same as ``python -m core.predict``)."""
+verdict and a stability flag, downloadable as CSV or JSON (the same as ``python -m core predict``)."""
 
 import streamlit as st
 
-from core import predict
-from pages import _ui
+from core.detect import predict
+from pages import _model_cache, _router, _widgets
 
-_ui.ensure_router()
+_router.ensure_router()
 
 st.title("Batch scan")
 st.markdown(
     "Score many images at once: upload files or zips (every image inside is scanned). Each row "
     "gets every chosen model's P(FAKE), the ensemble's verdict and whether that verdict survives "
     "re-saving and slight resizing. Files that cannot be read get a row saying why. The same "
-    "scan runs from the command line: `python -m core.predict FOLDER_OR_ZIP --csv scan.csv`."
+    "scan runs from the command line: `python -m core predict FOLDER_OR_ZIP --csv scan.csv`."
 )
 
-everything = _ui.detector()
+everything = _model_cache.detector()
 if everything is None:
     st.stop()
 
@@ -49,13 +49,13 @@ key = (tuple((f.name, f.size, f.file_id) for f in files), tuple(models), tuple(e
 if st.button("Scan", type="primary", icon=":material/play_arrow:") or \
         st.session_state.get("scan_key") == key:
     if st.session_state.get("scan_key") != key:
-        detector = _ui.detector(tuple(models), tuple(ensemble))
+        detector = _model_cache.detector(tuple(models), tuple(ensemble))
         if detector is None:
             st.stop()
         placeholder = st.empty()
         rows = predict.scan(predict.iter_uploads([(f.name, f.getvalue()) for f in files]),
                             detector, view=view, check_stability=check,
-                            progress=_ui.progress_into(placeholder))
+                            progress=_widgets.progress_into(placeholder))
         placeholder.empty()
         st.session_state["scan_key"], st.session_state["scan_rows"] = key, rows
     rows = st.session_state["scan_rows"]

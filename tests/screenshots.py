@@ -3,8 +3,8 @@
     python tests/screenshots.py [--out screenshots] [--port 8599]
 
 Starts ``streamlit run streamlit_app.py`` headless, drives Debian's Chromium with Playwright,
-waits for each page to finish running, fails on any Streamlit exception element and writes one
-screenshot per view. ``tests/test_browser.py`` runs it inside the test suite.
+waits for each page to finish running, fails on any Streamlit exception element, an empty main
+area or a missing text, and writes one screenshot per view. ``tests/test_browser.py`` runs it inside the test suite.
 """
 
 from __future__ import annotations
@@ -179,8 +179,8 @@ def run_action(page, action: str | None, uploads: Path) -> None:
 
 def capture(out_dir: Path, *, port: int = 8599, env: dict | None = None, views=VIEWS,
             prefix: str = "") -> list[Path]:
-    """Screenshot every view into ``out_dir``; raise AssertionError on a Streamlit exception or
-    a missing text."""
+    """Screenshot every view into ``out_dir``; raise AssertionError on a Streamlit exception, an
+    empty main area or a missing text."""
     from playwright.sync_api import sync_playwright
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -201,6 +201,9 @@ def capture(out_dir: Path, *, port: int = 8599, env: dict | None = None, views=V
                 if exceptions.count():
                     raise AssertionError(f"{name}: Streamlit exception: "
                                          f"{exceptions.first.inner_text()}")
+                main = page.locator('[data-testid="stMainBlockContainer"]')
+                if not main.count() or not main.first.inner_text().strip():
+                    raise AssertionError(f"{name}: the page's main area is empty ({target})")
                 for text in [texts] if isinstance(texts, str) else texts:
                     if page.get_by_text(text).count() == 0:
                         raise AssertionError(f"{name}: expected text {text!r} not on the page "

@@ -1,39 +1,29 @@
-"""AppTest: the Home and Dataset pages with no dataset, a tiny generated one and the real CIFAKE."""
+"""AppTest: every page with no dataset, a tiny generated one and the real CIFAKE."""
 
 from __future__ import annotations
 
 import base64
 import json
 import re
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "streamlit_app.py")
-COMMITTED = json.loads((ROOT / "data" / "summary" / "stats.json").read_text())
+from helpers import REPO_ROOT, bad_input_battery, cifake_files, write_tree
+
+APP = str(REPO_ROOT / "streamlit_app.py")
+COMMITTED = json.loads((REPO_ROOT / "data" / "summary" / "stats.json").read_text())
 
 
-def make_tiny_dataset(folder: Path, per_cell: int = 3) -> Path:
-    """train/test x REAL/FAKE x 10 classes of 32x32 JPEGs named like CIFAKE, plus one text file
-    in REAL that must be skipped."""
-    rng = np.random.default_rng(0)
-    for split in ("train", "test"):
-        for label in ("REAL", "FAKE"):
-            out = folder / split / label
-            out.mkdir(parents=True)
-            for k in range(1, 11):
-                for i in range(per_cell):
-                    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
-                    if label == "REAL":
-                        image = cv2.GaussianBlur(image, (5, 5), 2)
-                    name = f"{i}.jpg" if k == 1 else f"{i} ({k}).jpg"
-                    cv2.imwrite(str(out / name), image)
-    (folder / "train" / "REAL" / "notes (3).jpg").write_text("not an image")
-    return folder
+def make_tiny_dataset(folder: Path) -> Path:
+    """30 CIFAKE-like JPEGs (3 per class) in each of train/test x REAL/FAKE, plus one text file
+    in train/REAL that must be skipped."""
+    return write_tree(folder, {**cifake_files(30), "train/REAL/notes (3).jpg": b"not an image"})
 
 
 def app(data_path: str | None) -> AppTest:
@@ -67,7 +57,7 @@ def open_dataset_page(at: AppTest) -> AppTest:
 def test_home_without_data_shows_committed_counts_and_how_to_get_data(tmp_path):
     at = app(str(tmp_path)).run()
     assert not at.exception
-    assert "Dataset not found" in texts(at, "alert") or "Dataset not found" in texts(at, "warning")
+    assert "Dataset not found" in texts(at, "warning")
     assert "No images under REAL/ or FAKE/" in texts(at, "warning")
     assert "kaggle.com/datasets/birdy654" in texts(at, "markdown")
     assert metrics(at) == {
@@ -130,6 +120,8 @@ def test_dataset_page_with_tiny_folder_shows_images_and_skipped_file(tmp_path):
     assert captions and all(c.startswith("FAKE") for c in captions)
 
 
+@pytest.mark.real_data
+@pytest.mark.slow
 def test_home_and_dataset_with_real_cifake(cifake_zip):
     at = app(str(cifake_zip)).run()
     assert not at.exception
@@ -145,7 +137,7 @@ def test_home_and_dataset_with_real_cifake(cifake_zip):
 
 
 def test_model_comparison_page_shows_the_committed_leaderboard(tmp_path):
-    leaderboard = json.loads((ROOT / "models" / "leaderboard.json").read_text())
+    leaderboard = json.loads((REPO_ROOT / "models" / "leaderboard.json").read_text())
     at = app(str(tmp_path)).run()
     at.switch_page("pages/models.py")
     at.run()
@@ -176,9 +168,11 @@ def test_check_page_without_data_explains_inputs(tmp_path):
     assert "To see images, get CIFAKE" in texts(at, "markdown")
 
 
+@pytest.mark.real_data
+@pytest.mark.slow
 def test_check_page_random_test_image_with_real_cifake(cifake_zip):
-    from core.artifacts import list_reports, load_predictor
-    from core.dataset import load_dataset
+    from core.data.dataset import load_dataset
+    from core.models.artifacts import list_reports, load_predictor
 
     at = app(str(cifake_zip)).run()
     at.switch_page("pages/predict.py")
@@ -189,7 +183,9 @@ def test_check_page_random_test_image_with_real_cifake(cifake_zip):
     _, row = at.session_state["check_row"]
     dataset = load_dataset(cifake_zip)
     assert dataset.splits[row] == 1 and dataset.labels[row] == 1
-    assert "True label: **FAKE**" in texts(at, "success") + texts(at, "error")
+    verdict = re.search(r"Ensemble verdict: :\w+\[(\w+)\]", texts(at, "markdown")).group(1)
+    told = texts(at, "success" if verdict == "FAKE" else "error")  # right or not right
+    assert "True label: **FAKE**" in told
     # the bar chart shows each model's own P(FAKE) for this image
     bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
     shown = dict(zip(bars["y"], array(bars["x"])))
@@ -212,21 +208,22 @@ def test_check_page_random_test_image_with_real_cifake(cifake_zip):
 
 def test_lab_pages_without_data_explain_what_they_need(tmp_path):
     at = app(str(tmp_path)).run()
-    for page, expected in [("pages/filters.py", "Gray World"),
-                           ("pages/robustness.py", "Robustness lab"),
-                           ("pages/adversarial.py", "FGSM"),
-                           ("pages/quiz.py", "Human vs machine")]:
+    for page, kind, expected in [("pages/filters.py", "markdown", "Gray World"),
+                                 ("pages/robustness.py", "title", "Robustness lab"),
+                                 ("pages/adversarial.py", "markdown", "FGSM"),
+                                 ("pages/quiz.py", "title", "Human vs machine")]:
         at.switch_page(page)
         at.run()
         assert not at.exception, page
-        assert expected in texts(at, "markdown") + texts(at, "title"), page
+        assert expected in texts(at, kind), page
         assert "To see images, get CIFAKE" in texts(at, "markdown"), page
 
 
+@pytest.mark.real_data
 def test_robustness_slider_moves_the_scores(cifake_zip):
-    from core.artifacts import load_predictor
-    from core.dataset import load_dataset
-    from core.perturb import blur
+    from core.data.dataset import load_dataset
+    from core.data.perturb import blur
+    from core.models.artifacts import load_predictor
 
     at = app(str(cifake_zip)).run()
     at.switch_page("pages/robustness.py")
@@ -243,24 +240,34 @@ def test_robustness_slider_moves_the_scores(cifake_zip):
     assert "Verdicts changed" in texts(at, "markdown")
 
 
-def test_adversarial_attack_changes_the_score(cifake_zip):
-    at = app(str(cifake_zip)).run()
+@pytest.mark.real_data
+def test_adversarial_attack_flips_a_fake(cifake_zip):
+    from core.data.dataset import load_dataset
+    from core.labs.adversarial import attack_image
+    from core.models.artifacts import load_predictor
+
+    dataset = load_dataset(cifake_zip)
+    [row] = dataset.rows_of(["test/FAKE/10.jpg"])  # a leak-free test FAKE
+    expected = attack_image(load_predictor("reference_cnn"), dataset.images[row], 1, "fgsm", 8.0)
+    at = app(str(cifake_zip))
+    at.session_state["adv_row"] = (dataset.fingerprint, int(row))  # instead of a random draw
+    at.run()
     at.switch_page("pages/adversarial.py")
     at.run()
     at.selectbox(key="adv_model").set_value("reference_cnn").run()
     at.slider(key="adv_epsilon").set_value(8.0).run()
     assert not at.exception
-    shown = metrics(at)
-    before = float(next(v for k, v in shown.items() if k.startswith("P(FAKE) before")))
-    after = float(next(v for k, v in shown.items() if k.startswith("P(FAKE) after")))
-    label = next(v for k, v in shown.items() if k == "True label").split(" · ")[0]
-    # the attack pushes away from the true label
-    assert (after < before) if label == "FAKE" else (after > before)
+    assert metrics(at) == {"True label": "FAKE · airplane",
+                           "P(FAKE) before: FAKE": f"{expected.p_before:.3f}",
+                           "P(FAKE) after: REAL": f"{expected.p_after:.3f}"}
+    assert "flipped reference_cnn's verdict from FAKE to REAL" in texts(at, "error")
 
 
+@pytest.mark.real_data
+@pytest.mark.slow
 def test_quiz_round_is_scored_and_stored(cifake_zip, tmp_path, monkeypatch):
-    from core.quiz import QuizStore, make_round
-    from core.dataset import load_dataset
+    from core.data.dataset import load_dataset
+    from core.labs.quiz import QuizStore, make_round
 
     monkeypatch.setenv("CIFAKE_QUIZ_DB", str(tmp_path / "quiz.sqlite"))
     at = app(str(cifake_zip)).run()
@@ -284,15 +291,11 @@ def test_quiz_round_is_scored_and_stored(cifake_zip, tmp_path, monkeypatch):
 
 
 def _battery_uploads():
-    from conftest import bad_input_battery
-
     return [(name, data, "application/octet-stream")
             for name, (data, _) in bad_input_battery().items()]
 
 
 def test_check_page_bad_input_battery(tmp_path):
-    from conftest import bad_input_battery
-
     at = app(str(tmp_path)).run()
     at.switch_page("pages/predict.py")
     at.run()
@@ -317,8 +320,6 @@ def test_check_page_bad_input_battery(tmp_path):
 
 
 def test_batch_scan_page_reports_every_file(tmp_path):
-    from conftest import bad_input_battery
-
     at = app(str(tmp_path)).run()
     at.switch_page("pages/scan.py")
     at.run()
@@ -331,3 +332,36 @@ def test_batch_scan_page_reports_every_file(tmp_path):
         assert statuses[name] == ("ok" if expected is None else "error"), name
     assert metrics(at)["Errors"] == "4"
     assert (table.loc[table["status"] == "ok", "p_fake_ensemble"].between(0, 1)).all()
+
+
+NO_TENSORFLOW_SCRIPT = """
+import json, sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=300)
+at.session_state["data_path"] = sys.argv[2]
+at.run()
+at.switch_page("pages/dataset.py")
+at.run()
+space = at.selectbox(key="embed_space")
+before = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
+space.set_value(next(s for s in space.options if s.startswith("CNN: lenet"))).run()
+print(json.dumps({"exceptions": [str(e.value) for e in at.exception], "options": space.options,
+                  "before": before, "after": "tensorflow" in sys.modules,
+                  "embedded": at.session_state["embed_space"]}))
+"""
+
+
+@pytest.mark.slow
+def test_dataset_page_imports_no_tensorflow_until_a_cnn_space_is_picked(tmp_path):
+    folder = make_tiny_dataset(tmp_path / "tiny")
+    result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW_SCRIPT, APP, str(folder)],
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "CIFAKE_CACHE": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout.splitlines()[-1])
+    assert shown["exceptions"] == []
+    assert shown["before"] == []  # every CNN space is listed, none loaded
+    cnns = [r["name"] for r in json.loads((REPO_ROOT / "models" / "leaderboard.json").read_text())
+            if r["family"] == "cnn"]
+    assert sorted(shown["options"]) == sorted(["pixels", "features", *(f"CNN: {n}" for n in cnns)])
+    assert shown["after"] and shown["embedded"].startswith("cnn-lenet-")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import random_image
-from core.augment import AUGMENTATIONS, augment_batch
+from core.models.augment import AUGMENTATIONS, augment_batch
+from helpers import random_image
 
 PAD = 4
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from core.calibration import apply_calibration, fit_calibration, fit_platt
-from core.metrics import calibration
+from core.models.calibration import apply_calibration, fit_calibration, fit_platt
+from core.models.metrics import calibration
 
 
 def _overconfident(n: int, seed: int):

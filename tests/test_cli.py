@@ -1,4 +1,5 @@
-"""The command line, run as users run it: ``python -m core info|stats``."""
+"""The command line, run as users run it: ``python -m core``, its listing, ``info`` and
+``stats``, and which commands start without TensorFlow."""
 
 from __future__ import annotations
 
@@ -9,15 +10,8 @@ import sys
 
 import pytest
 
-from conftest import REPO_ROOT, cifake_files, write_zip
-
-
-def run_cli(*args, cache_dir, env=None, timeout=120) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "CIFAKE_CACHE": str(cache_dir), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "core", *map(str, args)],
-        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=timeout,
-    )
+from core.cli import COMMANDS
+from helpers import REPO_ROOT, cifake_files, run_cli, write_zip
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +120,44 @@ def test_bad_sample_size_exits_2(dup_zip, cli_cache, tmp_path):
     assert "error: sample size must be between 10" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_help_lists_every_command_on_one_line():
+    result = run_cli("--help")
+    assert result.returncode == 0, result.stderr
+    listing = result.stdout.split("commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert [line.split(maxsplit=1) for line in listing] == [[name, summary] for name, summary
+                                                           in COMMANDS.items()]
+    assert set(COMMANDS) >= {"info", "stats", "train", "evaluate", "sweep", "predict", "filters",
+                             "robustness", "adversarial"}
+
+
+@pytest.mark.parametrize("args", [[], ["nonsense"]])
+def test_a_missing_or_unknown_command_is_a_usage_error(args):
+    result = run_cli(*args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "usage: python -m core" in result.stderr
+
+
+def imported_packages(*args, cache_dir) -> set[str]:
+    """Top-level packages that ``python -m core ARGS`` imports (from ``-X importtime``)."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "core", *map(str, args)],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "CIFAKE_CACHE": str(cache_dir)})
+    assert result.returncode == 0, result.stderr
+    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in result.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+@pytest.mark.parametrize("args", [["--help"], ["info", "--data", "{zip}"], ["stats", "--help"],
+                                  ["sweep", "--help"], ["filters", "--help"]])
+def test_commands_without_models_start_without_tensorflow(args, dup_zip, cli_cache):
+    imported = imported_packages(*(str(dup_zip) if a == "{zip}" else a for a in args),
+                                 cache_dir=cli_cache)
+    assert "core" in imported and not imported & {"tensorflow", "keras"}
+
+
+@pytest.mark.slow
+def test_train_imports_tensorflow(cli_cache):
+    # the check above sees TensorFlow where a command loads it
+    assert {"tensorflow", "keras"} <= imported_packages("train", "--help", cache_dir=cli_cache)

@@ -8,12 +8,12 @@ import os
 import numpy as np
 import pytest
 
-import core.dataset as dataset_module
-import core.files as files_module
-from conftest import cifake_files, encode, jpeg, png, random_image, write_tree, write_zip
-from core.dataset import Dataset, load_dataset
+import core.data.dataset as dataset_module
+import core.data.files as files_module
+from core.data.dataset import Dataset, load_dataset
+from core.data.files import save_array_atomic, write_atomic
 from core.errors import DataError
-from core.files import save_array_atomic, write_atomic
+from helpers import cifake_files, encode, jpeg, png, random_image, write_tree, write_zip
 
 N = 8  # good JPEGs per split/label folder
 
@@ -215,6 +215,25 @@ def test_sample_filters_and_is_deterministic():
     assert sorted(rows.tolist()) == [i for i in range(20) if i % 2 == 1 and i % 5 == 0]
     assert len(ds.sample(100, label=1, class_index=7)) == 0
     assert len(ds.sample(3)) == 3
+
+
+def test_sample_within_a_mask():
+    ds = _small_dataset()
+    mask = np.zeros(len(ds), bool)
+    mask[[21, 23, 24, 25, 30]] = True
+    assert sorted(ds.sample(10, split=1, label=1, mask=mask).tolist()) == [21, 23, 25]
+    assert sorted(ds.sample(10, mask=mask).tolist()) == [21, 23, 24, 25, 30]
+    assert mask.sum() == 5  # the caller's mask is left as it was
+
+
+def test_subset_keeps_rows_aligned():
+    ds = _small_dataset()
+    rows = np.array([3, 20, 39])
+    part = ds.subset(rows)
+    assert len(part) == 3 and part.source == ds.source
+    for name in ("images", "labels", "splits", "classes", "paths", "hashes"):
+        np.testing.assert_array_equal(getattr(part, name), getattr(ds, name)[rows])
+    assert part.rows_of(["f020.jpg"]).tolist() == [1]
 
 
 def test_rows_of():

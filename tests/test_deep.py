@@ -7,7 +7,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from core.deep import BACKBONES, BUILDERS, LAST_CONV, build_model, penultimate_layer  # noqa: E402
+from core.models.deep import BACKBONES, BUILDERS, LAST_CONV, build_model, penultimate_layer  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +84,16 @@ def test_backbone_from_scratch(name):
     assert p.shape == (1, 1) and 0 <= p[0, 0] <= 1
 
 
-def test_caffe_preprocess_is_bgr_minus_means():
+def _small_backbone(include_top, weights, input_shape):
+    """A stand-in for a keras.applications network: one small convolution."""
+    inputs = keras.Input(input_shape)
+    return keras.Model(inputs, keras.layers.Conv2D(4, 3)(inputs))
+
+
+def test_caffe_preprocess_is_bgr_minus_means(monkeypatch):
+    monkeypatch.setattr(keras.applications, "VGG16", _small_backbone)  # the head, not VGG16
     model = build_model("vgg16", (32, 32, 3))
+    assert model.count_params() < 1000
     layer = model.get_layer("caffe_preprocess")
     assert not layer.trainable
     rgb = np.array([[[[10.0, 20.0, 30.0]]]], np.float32)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.embed import (
+from core.analysis.embed import (
     MAX_SAMPLE,
     SPACES,
+    Space,
     compute_embedding,
     embed,
-    register_space,
     space_matrix,
     stratified_sample,
 )
@@ -131,12 +131,19 @@ def test_space_matrix_standardised():
         space_matrix("cnn", images, features)
 
 
-def test_register_space(monkeypatch):
-    monkeypatch.setitem(SPACES, "dummy", SPACES["pixels"])  # restored after the test
-    register_space("dummy", "Mean colour.", lambda images, features: images.mean(axis=(1, 2)))
-    assert SPACES["dummy"][0] == "Mean colour."
+def test_more_spaces_are_passed_not_registered():
+    colour = Space("Mean colour.", lambda images, features: images.mean(axis=(1, 2)))
+    spaces = {**SPACES, "colour": colour}
     images = np.random.default_rng(0).integers(0, 256, (12, 4, 4, 3), dtype=np.uint8)
-    assert space_matrix("dummy", images, np.zeros((12, 9))).shape == (12, 3)
+    assert space_matrix("colour", images, np.zeros((12, 9)), spaces=spaces).shape == (12, 3)
+    assert set(SPACES) == {"pixels", "features"}
+    labels, classes = _strata((3, 3, 3, 3))
+    result = compute_embedding(labels, classes, images, np.zeros((12, 9)), space="colour",
+                               method="pca", n=12, spaces=spaces)
+    assert result.space == "colour" and result.coords.shape == (12, 2)
+    with pytest.raises(ValueError, match="unknown space 'colour'"):
+        compute_embedding(labels, classes, images, np.zeros((12, 9)), space="colour",
+                          method="pca", n=12)
 
 
 def test_compute_embedding_small_sample():

@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-import core.features as features_module
-from core.dataset import Dataset
-from core.features import FEATURES, background_residual, feature_table, gray, laplacian_variance
-from core.stats import ALL, N_BINS, DatasetStats, compute_stats, frequency_axis, radial_profile
+import core.analysis.features as features_module
+from core.analysis.features import FEATURES, background_residual, feature_table, gray, laplacian_variance
+from core.analysis.stats import ALL, N_BINS, DatasetStats, compute_stats, frequency_axis, radial_profile
+from core.data.dataset import Dataset
 
 COL = {name: i for i, name in enumerate(FEATURES)}
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import encode, patch_png_size, pil_bytes, random_image
+from core.data.imageio import MAX_PIXELS, decode_image, enlarge, resize_square
 from core.errors import ImageError
-from core.imageio import MAX_PIXELS, decode_image, enlarge, resize_square
+from helpers import encode, patch_png_size, pil_bytes, random_image
 
 
 def test_jpeg_rgb():
@@ -256,7 +256,7 @@ def test_enlarge():
 def test_cv2_matches_pillow_on_jpeg():
     # the OpenCV fast path and the Pillow path decode the same JPEG to nearly the same pixels
     data = encode(random_image(10, (32, 32)), ".jpg")
-    from core.imageio import _decode_with_pillow
+    from core.data.imageio import _decode_with_pillow
 
     diff = np.abs(decode_image(data).astype(int) - _decode_with_pillow(data).astype(int))
     assert diff.max() <= 4 and diff.mean() < 1

@@ -1,6 +1,6 @@
 """The real CIFAKE zip: counts, duplicates, the CLI, and the committed summary.
 
-Uses the default decoded-array cache (``core.dataset.CACHE_DIR``), shared with the app and
+Uses the default decoded-array cache (``core.data.dataset.CACHE_DIR``), shared with the app and
 reruns: the first run decodes all 120,000 images (about 10 s), later runs read the cache.
 """
 
@@ -13,12 +13,14 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
-from core.dataset import CACHE_DIR, load_dataset
-from core.features import FEATURES, feature_table
-from core.quality import duplicate_report
-from core.sources import CLASS_NAMES
-from core.summary import dataset_features, read_committed_embedding, read_committed_stats
+from core.analysis.features import FEATURES, feature_table
+from core.analysis.summary import dataset_features, read_committed_embedding, read_committed_stats
+from core.data.dataset import CACHE_DIR, load_dataset
+from core.data.quality import duplicate_report
+from core.data.sources import CLASS_NAMES
+from helpers import REPO_ROOT
+
+pytestmark = pytest.mark.real_data
 
 COUNTS = {"train": {"REAL": 50_000, "FAKE": 50_000}, "test": {"REAL": 10_000, "FAKE": 10_000}}
 

@@ -9,12 +9,13 @@ import sqlite3
 import numpy as np
 import pytest
 
-from conftest import random_image
-from core import perturb
-from core.artifacts import Predictor
-from core.filters import FILTERS, apply_filter, srm_residual
-from core.imageio import decode_image, describe_image
-from core.robustness import PERTURBATIONS, battery
+from core.data import perturb
+from core.data.imageio import decode_image, describe_image
+from core.labs.filters import FILTERS, apply_filter, srm_residual
+from core.labs.robustness import PERTURBATIONS, battery
+from core.models.artifacts import Predictor
+from core.models.metrics import accuracy_at
+from helpers import Brightness, random_image, run_cli, stand_in_detector
 
 BATCH = np.stack([random_image(i, (32, 32)) for i in range(6)])
 
@@ -74,13 +75,13 @@ def test_srm_residual_of_a_flat_image_is_mid_grey():
 
 
 def test_filters_apply_in_chunks(monkeypatch):
-    import core.filters
+    import core.labs.filters
 
-    monkeypatch.setattr(core.filters, "CHUNK", 4)
+    monkeypatch.setattr(core.labs.filters, "CHUNK", 4)
     for name in FILTERS:
         out = apply_filter(name, BATCH)
         assert out.shape == BATCH.shape and out.dtype == np.uint8
-        np.testing.assert_array_equal(out, FILTERS[name][2](BATCH))
+        np.testing.assert_array_equal(out, FILTERS[name].apply(BATCH))
     assert apply_filter("original", BATCH).tolist() == BATCH.tolist()
     median = apply_filter("median", BATCH)
     import cv2
@@ -97,17 +98,11 @@ def test_every_perturbation_runs_at_every_severity_and_slider_value():
             assert out.shape == BATCH.shape and out.dtype == np.uint8, (kind, severity)
 
 
-class _Bright:
-    def predict_proba(self, x):
-        p = x.mean(axis=1)
-        return np.stack([1 - p, p], axis=1)
-
-
 def test_battery_scores_a_known_model():
     images = np.concatenate([np.full((10, 32, 32, 3), 60, np.uint8),
                              np.full((10, 32, 32, 3), 200, np.uint8)])
     labels = np.array([0] * 10 + [1] * 10)
-    result = battery({"bright": Predictor("bright", "classical", _Bright(), 32)},
+    result = battery({"bright": Predictor("bright", "classical", Brightness(), 32)},
                      {"bright": 0.5}, images, labels)["bright"]
     assert result["clean"] == {"accuracy": 1.0, "auroc": 1.0}
     assert set(result) == {"clean", *PERTURBATIONS}
@@ -119,25 +114,10 @@ def test_battery_scores_a_known_model():
 # --- adversarial ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny_model():
-    keras = pytest.importorskip("keras")
-    from core.deep import build_model
+def test_fgsm_increases_the_loss(tiny_cnn):
+    from core.labs.adversarial import fgsm, loss_gradient
 
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (64, 32, 32, 3)).astype(np.float32)
-    y = (x.mean(axis=(1, 2, 3)) > 127).astype(np.float32)
-    model = build_model("lenet")
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
-    model.fit(x, y, epochs=3, verbose=0)
-    return model, x, y
-
-
-def test_fgsm_increases_the_loss(tiny_model):
-    from core.adversarial import fgsm, loss_gradient
-
-    model, x, y = tiny_model
+    model, x, y = tiny_cnn
     clean, _ = loss_gradient(model, x, y)
     attacked = fgsm(model, x, y, 4.0)
     assert np.abs(attacked - x).max() <= 4.0 + 1e-4 and attacked.min() >= 0
@@ -146,10 +126,10 @@ def test_fgsm_increases_the_loss(tiny_model):
     np.testing.assert_array_equal(fgsm(model, x, y, 0.0), x)
 
 
-def test_pgd_stays_in_the_ball_and_beats_fgsm(tiny_model):
-    from core.adversarial import fgsm, loss_gradient, pgd
+def test_pgd_stays_in_the_ball_and_beats_fgsm(tiny_cnn):
+    from core.labs.adversarial import fgsm, loss_gradient, pgd
 
-    model, x, y = tiny_model
+    model, x, y = tiny_cnn
     attacked = pgd(model, x, y, 2.0, steps=5)
     assert np.abs(attacked - x).max() <= 2.0 + 1e-4
     assert attacked.min() >= 0 and attacked.max() <= 255
@@ -158,23 +138,56 @@ def test_pgd_stays_in_the_ball_and_beats_fgsm(tiny_model):
     assert pgd_loss.mean() >= 0.95 * fgsm_loss.mean()
 
 
-def test_curves_start_at_clean_accuracy(tiny_model):
-    from core.adversarial import curves
+def test_curves_start_at_clean_accuracy(tiny_cnn):
+    from core.labs.adversarial import curves
 
-    model, x, y = tiny_model
+    model, x, y = tiny_cnn
     out = curves(model, 0.5, x.astype(np.uint8), y.astype(int), epsilons=(0.0, 8.0))
-    clean = float(((model.predict(x, verbose=0).reshape(-1) >= 0.5) == y).mean())
+    clean = accuracy_at(model.predict(x, verbose=0).reshape(-1), y, 0.5)
     for method in ("fgsm", "pgd"):
         assert [c["epsilon"] for c in out[method]] == [0.0, 8.0]
         assert out[method][0]["accuracy"] == pytest.approx(clean, abs=0.02)
         assert out[method][1]["accuracy"] <= out[method][0]["accuracy"]
 
 
+def test_attack_image_scores_through_the_predictor(tiny_cnn):
+    from core.labs.adversarial import attack_image, fgsm
+
+    model, x, y = tiny_cnn
+    predictor = Predictor("tiny", "cnn", model, 32)
+    k = int(np.flatnonzero(y == 1)[0])  # a bright image: FAKE
+    image = x[k].astype(np.uint8)
+    result = attack_image(predictor, image, 1, "fgsm", 4.0)
+    expected = fgsm(model, image[None], np.array([1]), 4.0)[0]
+    np.testing.assert_array_equal(result.attacked, expected)
+    assert result.p_before == pytest.approx(float(predictor.predict(image[None])[0]))
+    assert result.p_after == pytest.approx(float(predictor.predict(expected[None])[0]))
+    assert result.p_after < result.p_before  # pushed away from FAKE
+    assert result.largest_change == pytest.approx(4.0)
+    assert result.mean_change == pytest.approx(float(np.abs(expected - image).mean()))
+    assert result.shown.dtype == np.uint8
+    moved = np.abs(result.change) == 4.0
+    assert set(np.unique(result.amplified_change[moved])) <= {1, 255}
+    assert (result.amplified_change[result.change == 0] == 128).all()
+
+
+def test_changed_verdicts_compare_banded_verdicts():
+    from core.labs.robustness import changed_verdicts
+
+    detector = stand_in_detector()
+    dark, light = (np.full((1, 32, 32, 3), v, np.uint8) for v in (51, 230))
+    # bright: 0.2 REAL -> 0.9 FAKE; contrast: 0 REAL twice; ensemble: 0.1 REAL -> 0.45 inconclusive
+    before, after = detector.score(dark), detector.score(light)
+    assert changed_verdicts(detector, before, after) == ["bright", "ensemble"]
+    assert changed_verdicts(detector, before, after, band=0.0) == ["bright"]
+    assert changed_verdicts(detector, before, before) == []
+
+
 # --- quiz -----------------------------------------------------------------------------------
 
 
 def _quiz_dataset():
-    from core.dataset import Dataset
+    from core.data.dataset import Dataset
 
     n = 40
     return Dataset(
@@ -185,7 +198,7 @@ def _quiz_dataset():
 
 
 def test_round_is_balanced_and_fixed_by_its_code():
-    from core.quiz import make_round
+    from core.labs.quiz import make_round
 
     dataset = _quiz_dataset()
     a = make_round(dataset, "class7", 15)
@@ -201,15 +214,26 @@ def test_round_is_balanced_and_fixed_by_its_code():
 
 
 def test_score():
-    from core.quiz import score
+    from core.labs.quiz import Score, score
 
-    assert score([1, 0, 1, 1], np.array([1, 0, 0, 1])) == 0.75
+    assert score([1, 0, 1, 1], np.array([1, 0, 0, 1])) == Score(correct=3, total=4, wrong=[2])
+    assert score([1, 0, 1, 1], np.array([1, 0, 0, 1])).accuracy == 0.75
+    assert score([0, 0], np.array([1, 1])) == Score(correct=0, total=2, wrong=[0, 1])
     with pytest.raises(ValueError, match="3 answers for 4 images"):
         score([1, 0, 1], np.array([1, 0, 0, 1]))
 
 
+def test_model_accuracy_uses_each_models_threshold():
+    from core.labs.quiz import model_accuracy
+
+    images = np.stack([np.full((32, 32, 3), v, np.uint8) for v in (51, 230, 230, 51)])
+    # bright calls [REAL, FAKE, FAKE, REAL], contrast calls everything REAL
+    accuracy = model_accuracy(stand_in_detector(), images, np.array([0, 1, 1, 1]))
+    assert accuracy == {"bright": 0.75, "contrast": 0.25}
+
+
 def test_store_saves_and_reads_rounds(tmp_path):
-    from core.quiz import QuizStore
+    from core.labs.quiz import QuizStore
 
     store = QuizStore(tmp_path / "q" / "quiz.sqlite")
     assert store.rounds() == []
@@ -226,7 +250,7 @@ def test_store_saves_and_reads_rounds(tmp_path):
 
 
 def _write_rounds(path: str, player: str, n: int) -> None:
-    from core.quiz import QuizStore
+    from core.labs.quiz import QuizStore
 
     store = QuizStore(path)
     for i in range(n):
@@ -234,6 +258,7 @@ def _write_rounds(path: str, player: str, n: int) -> None:
                    model_accuracy={"m": 0.5})
 
 
+@pytest.mark.slow
 def test_two_writers_at_once(tmp_path):
     path = str(tmp_path / "quiz.sqlite")
     _write_rounds(path, "setup", 1)  # the table exists before the race
@@ -244,7 +269,7 @@ def test_two_writers_at_once(tmp_path):
     for w in workers:
         w.join(timeout=120)
         assert w.exitcode == 0
-    from core.quiz import QuizStore
+    from core.labs.quiz import QuizStore
 
     rounds = QuizStore(path).rounds()
     assert len(rounds) == 51
@@ -259,7 +284,7 @@ def test_two_writers_at_once(tmp_path):
 def _copy_models(names, target):
     import shutil
 
-    from core.artifacts import MODELS_DIR
+    from core.models.artifacts import MODELS_DIR
 
     target.mkdir()
     for name in names:
@@ -268,25 +293,17 @@ def _copy_models(names, target):
     return target
 
 
-def _run(module, *args):
-    import subprocess
-    import sys
-
-    from conftest import REPO_ROOT
-
-    return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=600)
-
-
+@pytest.mark.real_data
+@pytest.mark.slow
 def test_robustness_cli_merges_results(cifake_zip, tmp_path):
     import json
 
     models = _copy_models(["logreg", "lenet"], tmp_path / "models")
-    result = _run("core.robustness", "logreg", "--data", cifake_zip, "--limit", 300,
-                  "--models-dir", models)
+    result = run_cli("robustness", "logreg", "--data", cifake_zip, "--limit", 300,
+                     "--models-dir", models)
     assert result.returncode == 0, result.stderr
-    result = _run("core.robustness", "lenet", "--data", cifake_zip, "--limit", 300,
-                  "--models-dir", models)
+    result = run_cli("robustness", "lenet", "--data", cifake_zip, "--limit", 300,
+                     "--models-dir", models)
     assert result.returncode == 0, result.stderr
     report = json.loads((models / "robustness.json").read_text())
     assert set(report["models"]) == {"logreg", "lenet"} and report["rows"] <= 300
@@ -294,14 +311,16 @@ def test_robustness_cli_merges_results(cifake_zip, tmp_path):
     assert 0.85 < lenet["clean"]["accuracy"] <= 1 and lenet["clean"]["auroc"] > 0.93
     assert lenet["blur"]["1.5"]["auroc"] < lenet["clean"]["auroc"]  # blur hurts the CNN
     assert "lenet" in result.stdout and "JPEG q50 AUROC" in result.stdout
-    assert _run("core.robustness", "ghost", "--models-dir", models).returncode == 2
+    assert run_cli("robustness", "ghost", "--models-dir", models).returncode == 2
 
 
+@pytest.mark.real_data
+@pytest.mark.slow
 def test_adversarial_cli(cifake_zip, tmp_path):
     import json
 
     models = _copy_models(["lenet", "logreg"], tmp_path / "models")
-    result = _run("core.adversarial", "--data", cifake_zip, "--n", 100, "--models-dir", models)
+    result = run_cli("adversarial", "--data", cifake_zip, "--n", 100, "--models-dir", models)
     assert result.returncode == 0, result.stderr
     report = json.loads((models / "adversarial.json").read_text())
     assert list(report["models"]) == ["lenet"]  # CNNs only
@@ -311,11 +330,16 @@ def test_adversarial_cli(cifake_zip, tmp_path):
         assert curve[0]["accuracy"] > 0.8 and curve[-1]["accuracy"] < 0.5
 
 
+@pytest.mark.real_data
+@pytest.mark.slow
 def test_filter_matrix_on_a_slice(cifake_zip, tmp_path):
     import json
 
-    result = _run("core.filters", "--model", "lenet", "--epochs", 1, "--limit", 1500,
-                  "--test-limit", 1000, "--data", cifake_zip, "--out", tmp_path)
+    from core.data.dataset import load_dataset
+    from core.labs.robustness import evaluation_rows
+
+    result = run_cli("filters", "--model", "lenet", "--epochs", 1, "--limit", 1500,
+                     "--test-limit", 1000, "--data", cifake_zip, "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "filter_matrix.json").read_text())
     assert report["variants"] == ["original", "gray_world", "gaussian", "median", "srm"]
@@ -323,11 +347,12 @@ def test_filter_matrix_on_a_slice(cifake_zip, tmp_path):
         assert set(row) == set(report["variants"])
         assert all(0 <= v <= 1 for v in row.values())
     assert report["accuracy"]["original"]["original"] > 0.6  # learns something from 1,350 images
-    assert abs(report["n_test"] - 1000) <= 20  # stratified by label and class
+    # a stratified subset: about the asked size, each (label, class) stratum rounded
+    assert report["n_test"] == len(evaluation_rows(load_dataset(cifake_zip), 1000))
 
 
 def test_too_small_evaluation_set_is_refused():
-    from core.robustness import evaluation_rows
+    from core.labs.robustness import evaluation_rows
 
     dataset = _quiz_dataset()
     assert len(evaluation_rows(dataset)) == 30

@@ -8,17 +8,36 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
-from core.metrics import (
+from core.data.sources import CLASS_NAMES
+from core.models.metrics import (
     N_CURVE_POINTS,
+    accuracy_at,
     calibration,
     choose_threshold,
+    ensemble_scores,
     score_report,
     threshold_metrics,
 )
-from core.sources import CLASS_NAMES
 
 Y = np.array([0, 0, 1, 1, 1])
 P = np.array([0.1, 0.6, 0.4, 0.8, 0.9])
+
+
+# --- accuracy_at and ensemble_scores -----------------------------------------------------------
+
+
+def test_accuracy_at_by_hand():
+    # at 0.5: called FAKE = [0, 1, 0, 1, 1] -> right on 0.1, 0.8, 0.9 -> 3 of 5
+    assert accuracy_at(P, Y, 0.5) == pytest.approx(0.6)
+    assert accuracy_at(P, Y, 0.35) == pytest.approx(0.8)  # 0.4 is FAKE too
+    assert accuracy_at([0.3, 0.7], [0, 1], 0.7) == 1.0  # equal to the threshold is FAKE
+    assert accuracy_at(P, Y.astype(bool), 0.5) == accuracy_at(P, Y, 0.5)
+
+
+def test_ensemble_scores_average_the_named_models():
+    scores = {"a": [0.2, 0.9], "b": [0.4, 0.5], "c": [1.0, 1.0]}
+    np.testing.assert_allclose(ensemble_scores(scores, ["a", "b"]), [0.3, 0.7])
+    np.testing.assert_allclose(ensemble_scores(scores, ["c"]), [1.0, 1.0])
 
 
 # --- threshold_metrics -------------------------------------------------------------------------
@@ -95,10 +114,6 @@ def test_calibration_perfect_is_zero(y, p):
 # --- choose_threshold --------------------------------------------------------------------------
 
 
-def _accuracy(y, p, t):
-    return float(((np.asarray(p) >= t) == np.asarray(y).astype(bool)).mean())
-
-
 def test_choose_threshold_separable_prefers_half():
     y = [0, 0, 0, 1, 1, 1]
     p = [0.1, 0.2, 0.3, 0.7, 0.8, 0.9]  # any threshold in (0.3, 0.7] is perfect
@@ -111,15 +126,15 @@ def test_choose_threshold_between_neighbours():
     t = choose_threshold(y, p)
     assert 0.75 < t <= 0.85
     assert t == pytest.approx(0.8)
-    assert _accuracy(y, p, t) == 1.0
-    assert _accuracy(y, p, 0.5) < 1.0
+    assert accuracy_at(p, y, t) == 1.0
+    assert accuracy_at(p, y, 0.5) < 1.0
 
 
 def test_choose_threshold_low_side():
     y = [0, 0, 1, 1]
     p = [0.05, 0.1, 0.2, 0.3]
     t = choose_threshold(y, p)
-    assert 0.1 < t <= 0.2 and _accuracy(y, p, t) == 1.0
+    assert 0.1 < t <= 0.2 and accuracy_at(p, y, t) == 1.0
 
 
 @pytest.mark.parametrize("p, expected", [
@@ -130,7 +145,7 @@ def test_choose_threshold_tie_breaks_toward_half(p, expected):
     y = [0, 1, 0, 1]
     t = choose_threshold(y, p)
     assert t == pytest.approx(expected)
-    assert _accuracy(y, p, t) == 0.75
+    assert accuracy_at(p, y, t) == 0.75
 
 
 def test_choose_threshold_maximises_accuracy_on_random_data():
@@ -139,14 +154,14 @@ def test_choose_threshold_maximises_accuracy_on_random_data():
     p = np.clip(0.3 * y + rng.normal(0.35, 0.2, 300), 0, 1).round(3)  # with ties
     t = choose_threshold(y, p)
     grid = np.concatenate([np.linspace(-0.01, 1.01, 2001), np.unique(p)])
-    best = max(_accuracy(y, p, g) for g in grid)
-    assert _accuracy(y, p, t) == pytest.approx(best)
-    assert _accuracy(y, p, t) >= _accuracy(y, p, 0.5)
+    best = max(accuracy_at(p, y, g) for g in grid)
+    assert accuracy_at(p, y, t) == pytest.approx(best)
+    assert accuracy_at(p, y, t) >= accuracy_at(p, y, 0.5)
 
 
 def test_choose_threshold_all_one_label():
-    assert _accuracy([1, 1, 1], [0.2, 0.6, 0.9], choose_threshold([1, 1, 1], [0.2, 0.6, 0.9])) == 1.0
-    assert _accuracy([0, 0], [0.2, 0.9], choose_threshold([0, 0], [0.2, 0.9])) == 1.0
+    assert accuracy_at([0.2, 0.6, 0.9], [1, 1, 1], choose_threshold([1, 1, 1], [0.2, 0.6, 0.9])) == 1.0
+    assert accuracy_at([0.2, 0.9], [0, 0], choose_threshold([0, 0], [0.2, 0.9])) == 1.0
 
 
 # --- score_report ------------------------------------------------------------------------------
@@ -169,12 +184,12 @@ def test_score_report_keys_and_values():
     assert r["brier"] == pytest.approx(np.mean((p - y) ** 2))
     assert r["at_0.5"] == threshold_metrics(y, p, 0.5)
     assert r["at_threshold"]["threshold"] == 0.45
-    assert r["at_threshold"]["accuracy"] == pytest.approx(_accuracy(y, p, 0.45))
+    assert r["at_threshold"]["accuracy"] == pytest.approx(accuracy_at(p, y, 0.45))
     assert set(r["per_class_accuracy"]) == set(CLASS_NAMES[1:])
     for c in range(1, 11):
         mask = classes == c
         assert r["per_class_accuracy"][CLASS_NAMES[c]] == pytest.approx(
-            _accuracy(y[mask], p[mask], 0.45))
+            accuracy_at(p[mask], y[mask], 0.45))
     # curves: thinned to at most N_CURVE_POINTS, ends kept
     assert len(roc_curve(y, p)[0]) > N_CURVE_POINTS  # so thinning is exercised
     roc = r["roc_curve"]

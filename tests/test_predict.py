@@ -1,5 +1,5 @@
-"""The prediction path: preprocessing, verdicts, stability, heat maps, batch scanning (core and
-CLI), on generated files and, where marked, the shipped models and the real CIFAKE."""
+"""The prediction path: preprocessing, verdicts, stability, tiles, heat maps, batch scanning
+(core and CLI), on generated files, stand-in models, a tiny CNN and the shipped models."""
 
 from __future__ import annotations
 
@@ -7,20 +7,18 @@ import csv
 import io
 import json
 import re
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, bad_input_battery, encode, random_image, write_tree, write_zip
-from core import predict
-from core.artifacts import MODELS_DIR, Predictor
+from core.data.imageio import decode_image, describe_image, estimate_jpeg_quality
+from core.detect import predict
+from core.detect.predict import inconclusive_band, verdict
 from core.errors import ImageError
-from core.imageio import decode_image, describe_image, estimate_jpeg_quality
-from core.predict import Detector, inconclusive_band, verdict
+from core.models.artifacts import MODELS_DIR
+from helpers import (bad_input_battery, encode, random_image, run_cli, stand_in_detector,
+                     write_tree, write_zip)
 
 # --- decoding and describing ----------------------------------------------------------------
 
@@ -70,6 +68,16 @@ def test_prepare_resize_and_crop():
         predict.prepare(image, 32, "zoom")
 
 
+def test_score_tiles_scores_every_region_with_the_ensemble():
+    image = np.zeros((64, 96, 3), np.uint8)
+    image[:, 48:] = 255  # the right half is white: bright, so FAKE by the brightness model
+    tiles = predict.score_tiles(stand_in_detector(0.5), image, 2)
+    assert tiles.boxes == [(0, 0, 32, 48), (0, 48, 32, 96), (32, 0, 64, 48), (32, 48, 64, 96)]
+    # ensemble = mean of brightness (0 or 1) and contrast (0 on flat regions)
+    np.testing.assert_allclose(tiles.p_fake, [0, 0.5, 0, 0.5], atol=1e-6)
+    assert tiles.threshold == 0.5 and tiles.n_fake == 2
+
+
 def test_tiles_cover_the_image():
     image = np.arange(60 * 90 * 3, dtype=np.uint32).reshape(60, 90, 3).astype(np.uint8)
     inputs, boxes = predict.tiles(image, 32, 3)
@@ -97,33 +105,9 @@ def test_band_is_proportional_and_zero_band_has_no_inconclusive():
     assert verdict(0.5, 0.5, band=0.0) == "FAKE" and verdict(0.4999, 0.5, band=0.0) == "REAL"
 
 
-class _Brightness:
-    """A stand-in classifier: P(FAKE) is the mean pixel value (0-1)."""
-
-    def predict_proba(self, x):
-        p = x.mean(axis=1)
-        return np.stack([1 - p, p], axis=1)
-
-
-class _Contrast:
-    """A stand-in classifier: P(FAKE) grows with pixel-to-pixel differences (blur lowers it)."""
-
-    def predict_proba(self, x):
-        images = x.reshape(len(x), 32, 32, 3)
-        p = np.clip(np.abs(np.diff(images, axis=2)).mean(axis=(1, 2, 3)), 0, 1)
-        return np.stack([1 - p, p], axis=1)
-
-
-def _detector(threshold_contrast: float) -> Detector:
-    predictors = {"bright": Predictor("bright", "classical", _Brightness(), 32),
-                  "contrast": Predictor("contrast", "classical", _Contrast(), 32)}
-    return Detector(predictors, {"bright": 0.5, "contrast": threshold_contrast},
-                    ["bright", "contrast"], 32, {"bright": "classical", "contrast": "classical"})
-
-
 def test_detector_scores_and_ensemble():
     images = np.stack([np.full((32, 32, 3), 51, np.uint8), np.full((32, 32, 3), 204, np.uint8)])
-    scores = _detector(0.5).score(images)
+    scores = stand_in_detector(0.5).score(images)
     np.testing.assert_allclose(scores["bright"], [0.2, 0.8], atol=1e-6)
     np.testing.assert_allclose(scores["contrast"], [0, 0], atol=1e-6)
     np.testing.assert_allclose(scores[predict.ENSEMBLE], [0.1, 0.4], atol=1e-6)
@@ -132,14 +116,18 @@ def test_detector_scores_and_ensemble():
 def test_stability_flags_a_verdict_that_blur_flips():
     image = np.zeros((1, 32, 32, 3), np.uint8)
     image[:, :, ::2] = 255  # vertical stripes: maximal contrast, mean brightness 0.5
-    detector = _detector(0.9)
+    detector = stand_in_detector(0.9)
     original = float(detector.score(image)["contrast"][0])
     assert original > 0.9  # FAKE by the contrast model
     result = predict.stability(detector, image)
-    assert set(result["scores"]) == {"original", *predict.STABILITY_CHECKS}
-    assert result["scores"]["slight blur (σ 0.5)"]["contrast"][0] < 0.9  # blur flips it
-    assert result["flips"]["contrast"].tolist() == [True]
-    assert result["flips"]["bright"].tolist() == [False]  # brightness survives every check
+    assert list(result.degraded) == list(result.inputs) == list(predict.STABILITY_CHECKS)
+    assert result.original["contrast"][0] == original
+    assert result.degraded["slight blur (σ 0.5)"]["contrast"][0] < 0.9  # blur flips it
+    assert result.flips["contrast"].tolist() == [True]
+    assert result.flips["bright"].tolist() == [False]  # brightness survives every check
+    assert result.stable is (not result.flips[predict.ENSEMBLE][0])
+    steady = predict.stability(stand_in_detector(0.5), np.full((2, 32, 32, 3), 200, np.uint8))
+    assert steady.stable and steady.flips[predict.ENSEMBLE].tolist() == [False, False]
 
 
 # --- batch scanning -------------------------------------------------------------------------
@@ -177,7 +165,7 @@ def test_oversized_files_are_not_read(tmp_path, monkeypatch):
 
 
 def test_scan_rows(tmp_path):
-    detector = _detector(0.5)
+    detector = stand_in_detector(0.5)
     rows = predict.scan(predict.iter_image_files([_mixed_folder(tmp_path / "in")]), detector)
     by_name = {Path(r["path"]).name: r for r in rows}
     for name, (_, expected) in bad_input_battery().items():
@@ -196,11 +184,6 @@ def test_scan_rows(tmp_path):
         (good["p_fake_bright"] + good["p_fake_contrast"]) / 2, abs=1e-5)
 
 
-def _cli(*args, cwd=REPO_ROOT):
-    return subprocess.run([sys.executable, "-m", "core.predict", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
-
-
 def _shipped_models() -> list[str]:
     names = sorted(p.stem for p in MODELS_DIR.glob("*.json")
                    if "metrics" in json.loads(p.read_text()))
@@ -209,10 +192,12 @@ def _shipped_models() -> list[str]:
     return names
 
 
+@pytest.mark.slow
 def test_cli_scans_a_folder_into_csv(tmp_path):
     folder = _mixed_folder(tmp_path / "in")
     out = tmp_path / "scan.csv"
-    result = _cli(folder, "--model", "reference_cnn", "--model", "logreg", "--csv", out)
+    result = run_cli("predict", folder, "--model", "reference_cnn", "--model", "logreg",
+                     "--csv", out)
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert list(rows[0])[:7] == ["path", "bytes", "format", "width", "height", "status", "message"]
@@ -237,61 +222,55 @@ def test_cli_scans_a_folder_into_csv(tmp_path):
 def test_cli_refuses_to_overwrite_and_unknown_models(tmp_path):
     out = tmp_path / "scan.json"
     out.write_text("keep me")
-    result = _cli(tmp_path, "--model", "logreg", "--json", out)
+    result = run_cli("predict", tmp_path, "--model", "logreg", "--json", out)
     assert result.returncode == 2 and "exists" in result.stderr
     assert out.read_text() == "keep me"
-    result = _cli(tmp_path, "--model", "nope")
+    result = run_cli("predict", tmp_path, "--model", "nope")
     assert result.returncode == 2 and "unknown model(s) ['nope']" in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_json_with_every_shipped_model(tmp_path):
     names = _shipped_models()
     write_tree(tmp_path / "in", {"a.jpg": encode(random_image(5), ".jpg")})
-    result = _cli(tmp_path / "in", "--json", tmp_path / "out.json", "--no-stability")
+    result = run_cli("predict", tmp_path / "in", "--json", tmp_path / "out.json",
+                     "--no-stability")
     assert result.returncode == 0, result.stderr
     [row] = json.loads((tmp_path / "out.json").read_text())
     assert {f"p_fake_{n}" for n in names} <= set(row) and "stability" not in row
     assert all(0 <= row[f"p_fake_{n}"] <= 1 for n in names)
 
 
-# --- heat maps on the shipped CNN and real test images ---------------------------------------
+# --- heat maps on a tiny trained CNN ----------------------------------------------------------
+
+
+TWO_IMAGES = [random_image(1), random_image(2)]
 
 
 @pytest.fixture(scope="module")
-def real_and_fake(cifake_zip):
-    with zipfile.ZipFile(cifake_zip) as archive:
-        return [decode_image(archive.read(f"test/{label}/0010.jpg" if label == "REAL"
-                                          else "test/FAKE/10.jpg")) for label in ("REAL", "FAKE")]
+def explainer(tiny_cnn):
+    from core.detect.explain import Explainer
 
-
-@pytest.fixture(scope="module")
-def explainer():
-    keras = pytest.importorskip("keras")
-    from core.explain import Explainer
-
-    path = MODELS_DIR / "reference_cnn.keras"
-    if not path.exists():
-        pytest.skip(f"{path} is not present")
-    return Explainer(keras.saving.load_model(path, compile=False))
+    return Explainer(tiny_cnn[0])
 
 
 @pytest.mark.parametrize("method", ["Grad-CAM", "Grad-CAM++", "Score-CAM (faster)", "SmoothGrad"])
-def test_heatmaps_on_real_and_fake(explainer, real_and_fake, method):
-    from core.explain import overlay, png_bytes
+def test_heatmaps_depend_on_the_image(explainer, method):
+    from core.detect.explain import overlay, png_bytes
 
     assert explainer.default_layer == "last_conv" and explainer.layers[-1] == "last_conv"
-    real, fake = (explainer.heatmap(image, method) for image in real_and_fake)
-    for heat in (real, fake):
+    first, second = (explainer.heatmap(image, method) for image in TWO_IMAGES)
+    for heat in (first, second):
         assert heat.shape == (32, 32) and heat.dtype == np.float32
         assert heat.min() >= 0 and heat.max() <= 1 and heat.max() > 0.5
-    assert np.abs(real - fake).mean() > 0.05  # the maps depend on the image
-    shown = overlay(np.repeat(np.repeat(real_and_fake[0], 8, 0), 8, 1), real, opacity=0.5)
+    assert np.abs(first - second).mean() > 0.05
+    shown = overlay(np.repeat(np.repeat(TWO_IMAGES[0], 8, 0), 8, 1), first, opacity=0.5)
     assert shown.shape == (256, 256, 3)
     assert decode_image(png_bytes(shown)).tolist() == shown.tolist()
 
 
-def test_heatmap_layer_and_target(explainer, real_and_fake):
-    image = real_and_fake[1]
+def test_heatmap_layer_and_target(explainer):
+    image = TWO_IMAGES[1]
     early = explainer.heatmap(image, "Grad-CAM", layer=explainer.layers[0])
     assert early.shape == (32, 32)
     fake_side = explainer.heatmap(image, "Grad-CAM", target="FAKE")

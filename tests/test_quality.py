@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.quality import duplicate_report, leakfree_test_mask
+from core.data.quality import duplicate_report, leakfree_test_mask
 
 
 def _h(*names: str) -> np.ndarray:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.artifacts import MODELS_DIR, list_reports, load_predictor
-from core.dataset import CACHE_DIR, load_dataset
+from core.models.artifacts import MODELS_DIR, list_reports, load_predictor
+from core.data.dataset import CACHE_DIR, load_dataset
 
 CHECKED = [r["name"] for r in list_reports() if "backend_check" in r]
 

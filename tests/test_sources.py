@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import core.sources as sources
-from conftest import cifake_files, jpeg, write_tree, write_zip
+import core.data.sources as sources
+from core.data.sources import TEST_FRACTION, parse_class, resolve_source, scan_source, source_identity
 from core.errors import DataError
-from core.sources import TEST_FRACTION, parse_class, resolve_source, scan_source, source_identity
+from helpers import cifake_files, jpeg, write_tree, write_zip
 
 
 @pytest.mark.parametrize(

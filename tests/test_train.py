@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import LABELS, REPO_ROOT, SPLITS, encode, random_image, write_tree
-from core.artifacts import (
+from core.data.sources import LABELS, SPLITS
+from core.data.dataset import load_dataset
+from core.data.sources import CLASS_NAMES
+from core.models.artifacts import (
     list_reports,
     load_predictor,
     read_report,
@@ -25,46 +25,26 @@ from core.artifacts import (
     sha256,
     write_report,
 )
-from core.dataset import load_dataset
-from core.evaluate import LEADERBOARD_KEYS, evaluate_model, read_test_scores
-from core.metrics import threshold_metrics
-from core.sources import CLASS_NAMES
+from core.models.evaluate import LEADERBOARD_KEYS, evaluate_model, read_test_scores
+from core.models.metrics import threshold_metrics
 
 keras = pytest.importorskip("keras")
 
-from core.dataset import train_val_rows  # noqa: E402
-from core.train import TrainConfig, train  # noqa: E402
+from core.data.dataset import train_val_rows  # noqa: E402
+from core.models.train import TrainConfig, train  # noqa: E402
+from helpers import cifake_files, random_image, run_cli, write_tree
 
 PER_CLASS = 6  # images per split x label x class
 N_TRAIN = 2 * 10 * PER_CLASS  # 120
 LEAKED = "test/FAKE/59 (10).jpg"  # a byte copy of a train image
 
 
-def _image(seed: int, fake: bool) -> np.ndarray:
-    """REAL: a smooth random image; FAKE: the same kind, brighter and noisier."""
-    image = random_image(seed).astype(int)
-    if fake:
-        noise = np.random.default_rng(seed + 7).integers(-25, 26, image.shape)
-        image = image // 2 + 110 + noise
-    return np.clip(image, 0, 255).astype(np.uint8)
-
-
-def tiny_files() -> dict[str, bytes]:
-    files = {}
-    for s, split in enumerate(SPLITS):
-        for lab, label in enumerate(LABELS):
-            for i in range(10 * PER_CLASS):
-                k = i % 10 + 1
-                name = f"{i}.jpg" if k == 1 else f"{i} ({k}).jpg"
-                files[f"{split}/{label}/{name}"] = encode(
-                    _image(10_000 * (2 * s + lab) + i, fake=bool(lab)), ".jpg")
-    files[LEAKED] = files["train/FAKE/59 (10).jpg"]
-    return files
-
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
-    return write_tree(tmp_path_factory.mktemp("tiny-cifake"), tiny_files())
+    """FAKE images brighter and noisier than REAL ones (learnable), one test image leaked."""
+    files = cifake_files(10 * PER_CLASS, separable=True)
+    files[LEAKED] = files["train/FAKE/59 (10).jpg"]
+    return write_tree(tmp_path_factory.mktemp("tiny-cifake"), files)
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +180,7 @@ def test_continue_training_from_saved_model(lenet_report, models_dir, dataset, t
     initial = report["training"]["initial"]
     assert initial["sha256"] == sha256(start) and initial["file"] == "lenet.keras"
     assert initial["training"] == lenet_report["training"]
-    from core.evaluate import leaderboard_rows
+    from core.models.evaluate import leaderboard_rows
 
     [row] = leaderboard_rows([report])
     assert row["train_seconds"] == pytest.approx(report["training"]["seconds"]
@@ -212,7 +192,7 @@ def test_continue_training_from_saved_model(lenet_report, models_dir, dataset, t
 def test_evaluation_calibrates_on_validation(lenet_report, models_dir, dataset):
     """The harness fits Platt scaling on the validation rows, picks the threshold on the
     calibrated scores, and every stored or served score is calibrated."""
-    from core.calibration import apply_calibration, fit_platt
+    from core.models.calibration import apply_calibration, fit_platt
 
     report = lenet_report
     cal = report["calibration"]
@@ -272,8 +252,8 @@ def test_resume_continues_an_interrupted_run(dataset, tmp_path, monkeypatch):
 def test_distilled_targets_mix_label_and_teacher(dataset):
     """With a teacher, each target is the mean of the label and the teacher's P(FAKE) on the
     same (augmented) image."""
-    from core.deep import build_model
-    from core.train import DISTILL_WEIGHT, _batches
+    from core.models.deep import build_model
+    from core.models.train import DISTILL_WEIGHT, _batches
 
     teacher = build_model("scanner", width=4)
     images, labels = dataset.images[:40], dataset.labels[:40]
@@ -286,7 +266,7 @@ def test_distilled_targets_mix_label_and_teacher(dataset):
 
 
 def build_params(name: str) -> int:
-    from core.deep import build_model
+    from core.models.deep import build_model
 
     return build_model(name).count_params()
 
@@ -382,7 +362,7 @@ def _images(n=24, seed=0):
 
 
 def test_keras_round_trip(tmp_path):
-    from core.deep import build_model
+    from core.models.deep import build_model
 
     keras.utils.set_random_seed(1)
     model = build_model("bn5_cnn")
@@ -402,7 +382,7 @@ def test_keras_file_has_no_optimizer_state(tmp_path):
 
     import h5py
 
-    from core.deep import build_model
+    from core.models.deep import build_model
 
     model = build_model("lenet")
     model.compile(optimizer="adam", loss="binary_crossentropy")
@@ -416,7 +396,8 @@ def test_keras_file_has_no_optimizer_state(tmp_path):
 
 
 def _fitted_pipeline():
-    from core.classical import CLASSICAL, flatten
+    from core.analysis.features import flatten
+    from core.models.classical import CLASSICAL
 
     rng = np.random.default_rng(0)
     images = _images(40)
@@ -428,7 +409,7 @@ def _fitted_pipeline():
 
 
 def test_sklearn_round_trip(tmp_path):
-    from core.classical import flatten
+    from core.analysis.features import flatten
 
     model, images = _fitted_pipeline()
     before = model.predict_proba(flatten(images))[:, 1].astype(np.float32)
@@ -444,7 +425,7 @@ def _flip_byte(path: Path, at: int) -> None:
 
 
 def test_tampered_files_refused(tmp_path):
-    from core.deep import build_model
+    from core.models.deep import build_model
 
     model, _ = _fitted_pipeline()
     skops_path = save_sklearn(model, tmp_path / "s.skops")
@@ -485,7 +466,7 @@ def test_missing_report(tmp_path):
 
 
 def test_interrupted_keras_save_keeps_old_file(tmp_path, monkeypatch):
-    from core.deep import build_model
+    from core.models.deep import build_model
 
     model = build_model("lenet")
     path = save_keras(model, tmp_path / "m.keras")
@@ -513,7 +494,7 @@ def test_interrupted_keras_save_keeps_old_file(tmp_path, monkeypatch):
 
 
 def test_interrupted_sklearn_save_keeps_old_file(tmp_path, monkeypatch):
-    import core.files
+    import core.data.files
 
     model, _ = _fitted_pipeline()
     path = save_sklearn(model, tmp_path / "s.skops")
@@ -525,7 +506,7 @@ def test_interrupted_sklearn_save_keeps_old_file(tmp_path, monkeypatch):
 
     for target in ("fsync", "replace"):  # after the bytes are written; at the rename
         with monkeypatch.context() as m:
-            m.setattr(core.files.os, target, crash)
+            m.setattr(core.data.files.os, target, crash)
             with pytest.raises(OSError, match="power cut"):
                 save_sklearn(model, path)
         assert path.read_bytes() == old
@@ -535,7 +516,7 @@ def test_interrupted_sklearn_save_keeps_old_file(tmp_path, monkeypatch):
 
 
 def _shifted(model):
-    from core.classical import flatten
+    from core.analysis.features import flatten
 
     rng = np.random.default_rng(5)
     images = _images(40, seed=100)
@@ -545,46 +526,39 @@ def _shifted(model):
 # --- command line -----------------------------------------------------------------------------
 
 
-def run_module(module, *args, cache_dir, timeout=240) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CIFAKE_CACHE": str(cache_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("CIFAKE_PATH", None)
-    return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
-
-
+@pytest.mark.slow
 def test_cli_train_then_evaluate(data_dir, tmp_path):
     out, cache = tmp_path / "out", tmp_path / "cache"
-    result = run_module("core.train", "naive_bayes", "--data", data_dir, "--out", out,
-                        cache_dir=cache)
+    result = run_cli("train", "naive_bayes", "--data", data_dir, "--out", out, cache_dir=cache)
     assert result.returncode == 0, result.stderr
     assert "naive_bayes: test accuracy" in result.stdout
     assert f"-> {out / 'naive_bayes.skops'}" in result.stdout
     assert sorted(p.name for p in out.iterdir()) == [
         "leaderboard.json", "naive_bayes.json", "naive_bayes.skops", "test_scores.json"]
     report = read_report("naive_bayes", out)
-    assert report["training"]["command"].startswith("python -m core.train naive_bayes --data")
+    assert report["training"]["command"].startswith("python -m core train naive_bayes --data")
     accuracy = report["metrics"]["test"]["at_threshold"]["accuracy"]
     assert f"test accuracy {accuracy:.4f}" in result.stdout
     assert any(p.name.endswith("-32-v1") for p in cache.iterdir())  # CIFAKE_CACHE honoured
 
-    result = run_module("core.evaluate", "--all", "--data", data_dir, "--models", out,
-                        cache_dir=cache)
+    result = run_cli("evaluate", "--all", "--data", data_dir, "--models", out, cache_dir=cache)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"naive_bayes      test acc {accuracy:.4f}")
     assert read_report("naive_bayes", out)["metrics"]["test"]["at_threshold"]["accuracy"] == accuracy
     assert [r["name"] for r in json.loads((out / "leaderboard.json").read_text())] == ["naive_bayes"]
 
-    result = run_module("core.evaluate", "naive_bayes", "--data", data_dir, "--models", out,
-                        "--size", 16, cache_dir=cache)
+    result = run_cli("evaluate", "naive_bayes", "--data", data_dir, "--models", out,
+                     "--size", 16, cache_dir=cache)
     assert result.returncode == 2
     assert "error: model 'naive_bayes' takes 32x32 images, the dataset was loaded at 16x16" \
         in result.stderr
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_train_missing_data(tmp_path):
-    result = run_module("core.train", "lenet", "--data", "/nonexistent", "--out", tmp_path / "out",
-                        cache_dir=tmp_path / "cache")
+    result = run_cli("train", "lenet", "--data", "/nonexistent", "--out", tmp_path / "out",
+                     cache_dir=tmp_path / "cache")
     assert result.returncode == 2
     assert "error: No file or folder at /nonexistent" in result.stderr
     assert "Traceback" not in result.stderr

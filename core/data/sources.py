@@ -1,0 +1,249 @@
+"""Find a CIFAKE-style dataset (zip or folder) and list its images without decoding them.
+
+A source is a zip file or a folder. Every file below a folder named ``REAL`` or ``FAKE`` (any
+case, at any depth) is an image of that label; an ancestor folder named ``train`` or ``test``
+gives its split. Files with no split get one from a fixed, seeded split stratified by label and
+class (``TEST_FRACTION`` to test), so the same source always splits the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import DataError
+
+__all__ = [
+    "CLASS_NAMES",
+    "LABELS",
+    "SPLITS",
+    "SUMMARY_DIR",
+    "TEST_FRACTION",
+    "Listing",
+    "parse_class",
+    "read_member",
+    "resolve_source",
+    "scan_source",
+    "source_identity",
+    "stratified_split",
+]
+
+LABELS = ("REAL", "FAKE")  # label index 0 = REAL, 1 = FAKE
+SPLITS = ("train", "test")
+CLASS_NAMES = (
+    "unknown", "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)  # index 0 = unknown, 1..10 = CIFAR-10 classes as numbered in CIFAKE file names
+TEST_FRACTION = 1 / 6  # CIFAKE's own ratio: 20k of 120k
+SPLIT_SEED = 0
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SUMMARY_DIR = REPO_ROOT / "data" / "summary"  # committed numbers computed from the full CIFAKE
+DEFAULT_LOCATIONS = (
+    REPO_ROOT / "data" / "cifake.zip",
+    REPO_ROOT / "data" / "cifake",
+    REPO_ROOT.parent / "shared" / "data" / "cifake.zip",
+)
+
+_CIFAKE_NAME = re.compile(r"^\d+(?: \((\d+)\))?\.jpe?g$", re.IGNORECASE)
+_IGNORED_PARTS = ("__MACOSX",)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The images a source holds, before decoding.
+
+    Attributes
+    ----------
+    source : Path
+        The zip file or folder.
+    members : list of str
+        Each image's path inside the zip, or relative to the folder (POSIX separators).
+    labels, splits, classes : ndarray of shape (n,), dtype int8
+        0 REAL / 1 FAKE; 0 train / 1 test; 0 unknown / 1..10 CIFAR class.
+    split_given : bool
+        True when the folders named the split; False when the seeded split assigned it.
+    """
+
+    source: Path
+    members: list[str]
+    labels: np.ndarray
+    splits: np.ndarray
+    classes: np.ndarray
+    split_given: bool
+
+    @property
+    def is_zip(self) -> bool:
+        return self.source.is_file()
+
+    def read(self):
+        """Yield ``(member, bytes)`` for every image in listing order; unreadable files yield an
+        ``OSError`` instance in place of the bytes."""
+        if self.is_zip:
+            with _open_zip(self.source) as archive:
+                for member in self.members:
+                    try:
+                        yield member, archive.read(member)
+                    except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
+                        yield member, OSError(f"cannot read from zip: {exc}")
+        else:
+            for member in self.members:
+                try:
+                    yield member, (self.source / member).read_bytes()
+                except OSError as exc:
+                    yield member, OSError(f"cannot read file: {exc.strerror or exc}")
+
+
+def read_member(source: str | os.PathLike, member: str) -> bytes:
+    """One image file's bytes from a zip or folder source; raises OSError when it cannot be
+    read."""
+    source = Path(source)
+    if source.is_file():
+        with _open_zip(source) as archive:
+            try:
+                return archive.read(member)
+            except (KeyError, zipfile.BadZipFile, RuntimeError) as exc:
+                raise OSError(f"cannot read {member} from the zip: {exc}") from None
+    return (source / member).read_bytes()
+
+
+def source_identity(path: str | os.PathLike) -> str:
+    """A short key that changes whenever the source's files change: path, size and modification
+    time of a zip, or of every file in a folder."""
+    source = Path(path).expanduser().resolve()
+    digest = hashlib.blake2b(str(source).encode(), digest_size=16)
+    if source.is_file():
+        stat = source.stat()
+        digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+    else:
+        for name in sorted(_folder_names(source)):
+            stat = (source / name).stat()
+            digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def parse_class(filename: str) -> int:
+    """CIFAR-10 class index from a CIFAKE file name: ``N.jpg`` is 1, ``N (k).jpg`` is k, else 0.
+
+    >>> parse_class("1234 (7).jpg"), parse_class("0042.jpg"), parse_class("cat.png")
+    (7, 1, 0)
+    """
+    match = _CIFAKE_NAME.match(filename)
+    if match is None:
+        return 0
+    k = int(match.group(1) or 1)
+    return k if 1 <= k <= 10 else 0
+
+
+def resolve_source(path: str | os.PathLike | None = None) -> Path:
+    """Where the data is: ``path`` if given, else ``$CIFAKE_PATH``, else the first default
+    location that exists (``data/cifake.zip``, ``data/cifake/``, ``../shared/data/cifake.zip``).
+
+    Raises
+    ------
+    DataError
+        If the given path does not exist, or no location holds data.
+    """
+    explicit = path or os.environ.get("CIFAKE_PATH")
+    if explicit:
+        candidate = Path(explicit).expanduser()
+        if not candidate.exists():
+            origin = "CIFAKE_PATH" if not path else "the given path"
+            raise DataError(f"No file or folder at {candidate} ({origin}).")
+        return candidate.resolve()
+    for candidate in DEFAULT_LOCATIONS:
+        if candidate.exists():
+            return candidate.resolve()
+    tried = ", ".join(str(p) for p in DEFAULT_LOCATIONS)
+    raise DataError(f"CIFAKE not found. Looked in: {tried}.")
+
+
+def scan_source(path: str | os.PathLike) -> Listing:
+    """List the labelled images in a zip or folder (no decoding).
+
+    Raises
+    ------
+    DataError
+        If the path is missing, the zip is unreadable, or no REAL and FAKE images are found.
+    """
+    source = Path(path).expanduser().resolve()
+    if not source.exists():
+        raise DataError(f"No file or folder at {source}.")
+    names = _zip_names(source) if source.is_file() else _folder_names(source)
+    rows = [row for name in names if (row := _classify(name)) is not None]
+    if not rows:
+        raise DataError(
+            f"No images under REAL/ or FAKE/ folders in {source}. Expected a layout such as "
+            "train/REAL/*.jpg, train/FAKE/*.jpg (as in the Kaggle CIFAKE download)."
+        )
+    rows.sort()
+    members = [r[0] for r in rows]
+    labels = np.array([r[1] for r in rows], dtype=np.int8)
+    missing = [LABELS[i] for i in (0, 1) if not (labels == i).any()]
+    if missing:
+        raise DataError(f"Found images for one label only in {source}: no {missing[0]}/ folder.")
+    classes = np.array([parse_class(m.rsplit("/", 1)[-1]) for m in members], dtype=np.int8)
+    splits = np.array([r[2] for r in rows], dtype=np.int8)
+    unsplit = splits < 0
+    if unsplit.any():
+        splits[unsplit] = stratified_split(labels[unsplit], classes[unsplit], TEST_FRACTION,
+                                           seed=SPLIT_SEED)
+    return Listing(source, members, labels, splits, classes, split_given=not unsplit.any())
+
+
+def _zip_names(source: Path) -> list[str]:
+    with _open_zip(source) as archive:
+        return [info.filename for info in archive.infolist() if not info.is_dir()]
+
+
+def _open_zip(source: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(source)
+    except zipfile.BadZipFile:
+        raise DataError(
+            f"{source.name} is not a readable zip archive (corrupt or not a zip)."
+        ) from None
+    except OSError as exc:
+        raise DataError(f"Cannot open {source}: {exc.strerror or exc}.") from None
+
+
+def _folder_names(source: Path) -> list[str]:
+    names = []
+    for root, dirs, files in os.walk(source, onerror=None):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        rel = Path(root).relative_to(source)
+        names.extend((rel / f).as_posix() for f in files)
+    return names
+
+
+def _classify(name: str) -> tuple[str, int, int] | None:
+    """(name, label, split or -1) for a file below REAL/ or FAKE/, else None."""
+    parts = name.split("/")
+    if any(p.startswith(".") or p in _IGNORED_PARTS for p in parts):
+        return None
+    label = split = -1
+    for part in parts[:-1]:
+        upper = part.upper()
+        if upper in LABELS:
+            label = LABELS.index(upper)
+        elif part.lower() in SPLITS:
+            split = SPLITS.index(part.lower())
+    return (name, label, split) if label >= 0 else None
+
+
+def stratified_split(labels: np.ndarray, classes: np.ndarray, fraction: float, *,
+                     seed: int) -> np.ndarray:
+    """Boolean mask picking ``fraction`` of each (label, class) stratum, reproducibly."""
+    rng = np.random.default_rng(seed)
+    picked = np.zeros(len(labels), dtype=bool)
+    strata = labels.astype(np.int64) * 16 + classes
+    for stratum in np.unique(strata):
+        idx = np.flatnonzero(strata == stratum)
+        picked[rng.permutation(idx)[:int(round(len(idx) * fraction))]] = True
+    return picked

@@ -1,0 +1,7 @@
+"""Experiments on the models: the filters lab (train on filtered images), the robustness
+battery, adversarial attacks, the human-vs-machine quiz, and their figures.
+
+Belongs here: studies that combine data, models and verdicts and write lab reports to
+``models/``. Not here: the models themselves (``core.models``) or the verdict of one image
+(``core.detect``).
+"""

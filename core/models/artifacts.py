@@ -1,0 +1,207 @@
+"""Trained-model files in ``models/``: saving them atomically, loading them safely, and their
+JSON reports.
+
+A model ``NAME`` is ``models/NAME.keras`` (Keras, loaded with ``safe_mode=True``) or
+``models/NAME.skops`` (scikit-learn, loaded with skops, which never unpickles: only the types
+in ``TRUSTED_PREFIXES`` are rebuilt), plus ``models/NAME.json``, its report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.analysis.features import flatten
+from core.data.files import atomic_target, write_atomic
+from core.data.sources import REPO_ROOT
+from core.models.calibration import apply_calibration
+
+__all__ = [
+    "MODELS_DIR",
+    "Predictor",
+    "list_reports",
+    "load_predictor",
+    "read_json",
+    "read_report",
+    "write_json",
+    "save_keras",
+    "save_sklearn",
+    "sha256",
+    "write_report",
+]
+
+MODELS_DIR = REPO_ROOT / "models"
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+BATCH = 1024
+
+
+def sha256(path: str | os.PathLike) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def save_keras(model, path: str | os.PathLike) -> Path:
+    """Save a Keras model's architecture and weights, without optimizer state, so that ``path``
+    is either the old file or the complete new one."""
+    inference = model.__class__.from_config(model.get_config())  # uncompiled: no optimizer
+    inference.set_weights(model.get_weights())
+    with atomic_target(path, suffix=".keras") as tmp:
+        inference.save(tmp)
+    return Path(path)
+
+
+def save_sklearn(estimator, path: str | os.PathLike) -> Path:
+    """Save a scikit-learn estimator with skops (no pickle), atomically."""
+    import skops.io as sio
+
+    return write_atomic(path, sio.dumps(estimator))
+
+
+def read_report(name: str, models_dir: str | os.PathLike = MODELS_DIR) -> dict:
+    path = Path(models_dir) / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no report for model {name!r} at {path}")
+    return json.loads(path.read_text())
+
+
+def read_json(file_name: str, models_dir: str | os.PathLike = MODELS_DIR) -> dict | None:
+    """A JSON file in the models folder (a lab report, the leaderboard...), or None if absent."""
+    path = Path(models_dir) / file_name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def write_json(data, file_name: str, models_dir: str | os.PathLike = MODELS_DIR) -> Path:
+    """Write ``data`` as indented JSON to ``models_dir/file_name``, atomically."""
+    return write_atomic(Path(models_dir) / file_name, json.dumps(data, indent=1))
+
+
+def write_report(report: dict, models_dir: str | os.PathLike = MODELS_DIR) -> Path:
+    return write_atomic(Path(models_dir) / f"{report['name']}.json",
+                        json.dumps(report, indent=1, sort_keys=False))
+
+
+def list_reports(models_dir: str | os.PathLike = MODELS_DIR) -> list[dict]:
+    """Reports of every model that has a file beside its JSON, sorted by name."""
+    reports = []
+    for path in sorted(Path(models_dir).glob("*.json")):
+        report = json.loads(path.read_text())
+        if isinstance(report, dict) and "file" in report and (Path(models_dir) / report["file"]).exists():
+            reports.append(report)
+    return reports
+
+
+@dataclass
+class Predictor:
+    """A loaded model that maps uint8 RGB images to P(FAKE).
+
+    Attributes
+    ----------
+    name, family : str
+    model : keras.Model or scikit-learn estimator
+    size : int
+        The image side the model expects.
+    sha256 : str
+        Digest of the model file ("" for a model that was not loaded from a file): the
+        version that caches of its results key on.
+    calibration : dict or None
+        The calibration from the model's report (``core.models.calibration``), applied to
+        every score; None gives the model's raw output.
+    """
+
+    name: str
+    family: str
+    model: Any
+    size: int
+    sha256: str = ""
+    calibration: dict | None = None
+
+    def predict(self, images: np.ndarray, *, batch_size: int = BATCH) -> np.ndarray:
+        """Calibrated P(FAKE) per image, shape (n,), float32."""
+        out = np.empty(len(images), dtype=np.float32)
+        for start in range(0, len(images), batch_size):
+            out[start:start + batch_size] = self._scores(images[start:start + batch_size])
+        return apply_calibration(self.calibration, out)
+
+    def _scores(self, batch: np.ndarray) -> np.ndarray:
+        if self.family == "classical":
+            return self.model.predict_proba(flatten(batch))[:, 1]
+        return np.asarray(self._call(batch)).reshape(-1)
+
+    @property
+    def _call(self):
+        """The model's forward pass, compiled once (tf.function under TensorFlow)."""
+        if "_compiled" not in self.__dict__:
+            import keras
+
+            model = self.model
+
+            def call(x):
+                return model(x, training=False)
+
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                # one trace for every batch size (a shape-polymorphic signature, never retraced)
+                spec = tf.TensorSpec([None, self.size, self.size, 3], tf.float32)
+                call = tf.function(call, input_signature=[spec], autograph=False)
+            self.__dict__["_compiled"] = lambda batch: call(np.asarray(batch, dtype=np.float32))
+        return self.__dict__["_compiled"]
+
+    def features(self, images: np.ndarray, *, batch_size: int = BATCH) -> np.ndarray:
+        """Penultimate-layer activations (the layer named ``features``) of a Keras model,
+        shape (n, n_features)."""
+        import keras
+
+        if "_features" not in self.__dict__:
+            self.__dict__["_features"] = keras.Model(self.model.input,
+                                                     self.model.get_layer("features").output)
+        head = self.__dict__["_features"]
+        parts = [np.asarray(head(images[s:s + batch_size].astype(np.float32), training=False))
+                 for s in range(0, len(images), batch_size)]
+        return np.concatenate(parts).reshape(len(images), -1)
+
+    def latency_ms(self, image: np.ndarray, *, repeats: int = 50) -> float:
+        """Median wall time of scoring one image (after a warm-up call)."""
+        one = image[None]
+        self._scores(one)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            self._scores(one)
+            times.append(time.perf_counter() - start)
+        return float(np.median(times) * 1000)
+
+
+def load_predictor(name: str, models_dir: str | os.PathLike = MODELS_DIR, *,
+                   calibrated: bool = True) -> Predictor:
+    """Load model ``name`` from its report's file: Keras in safe mode, scikit-learn through
+    skops with only scikit-learn/NumPy/SciPy types trusted; the file's sha256 must match the
+    report's. Its scores are calibrated by the report's calibration unless ``calibrated`` is
+    False."""
+    report = read_report(name, models_dir)
+    path = Path(models_dir) / report["file"]
+    digest = sha256(path)
+    if report.get("sha256") and digest != report["sha256"]:
+        raise ValueError(f"{path.name} does not match the sha256 in its report; retrain or "
+                         "re-evaluate it")
+    size = int(report.get("input_size", 32))
+    calibration = report.get("calibration") if calibrated else None
+    if path.suffix == ".skops":
+        import skops.io as sio
+
+        untrusted = sio.get_untrusted_types(file=path)
+        refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+        if refused:
+            raise ValueError(f"{path.name} contains types that are not trusted: {refused}")
+        return Predictor(name, "classical", sio.load(path, trusted=untrusted), size, digest,
+                         calibration)
+    import keras
+
+    model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    return Predictor(name, report.get("family", "cnn"), model, size, digest, calibration)

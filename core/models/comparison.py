@@ -1,0 +1,79 @@
+"""Comparing trained models in tables (from the committed reports and test scores): the
+leaderboard, the published references, how often models agree, an averaging ensemble's metrics
+and the test images of a confusion cell."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.models.evaluate import leaderboard_rows
+from core.models.metrics import ensemble_scores, score_report
+from core.models.references import REFERENCES
+
+__all__ = ["agreement_matrix", "ensemble_report", "leaderboard_frame", "mistakes",
+           "references_frame"]
+
+
+def leaderboard_frame(reports: list[dict]) -> pd.DataFrame:
+    """The leaderboard for display: one row per evaluated model, best test accuracy first,
+    accuracies in %."""
+    rows = leaderboard_rows(reports)
+    percent = lambda v: None if v is None else 100 * v  # noqa: E731
+    return pd.DataFrame([{
+        "model": r["name"],
+        "family": r["family"],
+        "test acc %": percent(r["test_accuracy"]),
+        "leak-free acc %": percent(r["leakfree_accuracy"]),
+        "test acc @0.5 %": percent(r["test_accuracy_at_0.5"]),
+        "AUROC": r["test_auroc"],
+        "ECE": r["test_ece"],
+        "threshold": r["threshold"],
+        "reference acc %": percent(r["reference_accuracy"]),
+        "params": r["params"],
+        "file MB": r["file_mb"],
+        "train s": r["train_seconds"],
+        "images/s": r["images_per_second"],
+        "1 image ms": r["single_image_ms"],
+    } for r in rows])
+
+
+def references_frame() -> pd.DataFrame:
+    """The published CIFAKE accuracies the project is measured against."""
+    return pd.DataFrame([{"reference": source, "test acc %": 100 * acc}
+                         for acc, source in REFERENCES.values()]).sort_values(
+        "test acc %", ascending=False, ignore_index=True)
+
+
+def agreement_matrix(scores: dict[str, np.ndarray], thresholds: dict[str, float]) -> pd.DataFrame:
+    """Share of test images on which each pair of models gives the same verdict."""
+    names = list(scores)
+    verdicts = {n: np.asarray(scores[n]) >= thresholds[n] for n in names}
+    return pd.DataFrame([[float((verdicts[a] == verdicts[b]).mean()) for b in names]
+                         for a in names], index=names, columns=names)
+
+
+def ensemble_report(scores: dict, names: list[str], labels, classes, leakfree) -> dict:
+    """Metrics of the averaging ensemble at threshold 0.5, on test and leak-free test."""
+    p = ensemble_scores(scores, names)
+    labels, classes, leakfree = map(np.asarray, (labels, classes, leakfree))
+    keep = leakfree.astype(bool)
+    return {
+        "test": score_report(labels, p, classes, threshold=0.5),
+        "leakfree_test": score_report(labels[keep], p[keep], classes[keep], threshold=0.5),
+    }
+
+
+def mistakes(scores: np.ndarray, labels: np.ndarray, threshold: float, *, cell=None,
+             limit: int = 48) -> np.ndarray:
+    """Test positions in a confusion cell ``(true, predicted)`` (0 REAL / 1 FAKE), most
+    confident first; ``cell=None`` gives the most confident mistakes of either kind."""
+    scores, labels = np.asarray(scores), np.asarray(labels)
+    predicted = (scores >= threshold).astype(int)
+    if cell is None:
+        mask = predicted != labels
+    else:
+        mask = (labels == cell[0]) & (predicted == cell[1])
+    idx = np.flatnonzero(mask)
+    confidence = np.abs(scores[idx] - threshold)
+    return idx[np.argsort(-confidence, kind="stable")][:limit]

@@ -1,0 +1,343 @@
+"""Train a model on CIFAKE (or any REAL/FAKE folder) and write it with its report.
+
+    python -m core train MODEL [--data PATH] [--epochs N] [--batch-size N] [--augment flip crop ...]
+                         [--out DIR] [--size S] [--weights FILE] [--init FILE] [--limit N]
+                         [--name NAME] [--width W] [--label-smoothing E] [--teacher FILE] [--resume]
+
+MODEL is a Keras model (``core.models.deep.BUILDERS``), a keras.applications backbone
+(``core.models.deep.BACKBONES``) or a classical model (``core.models.classical.CLASSICAL``).
+Training uses the train split with a fixed, seeded, stratified 90/10 train/validation split;
+early stopping on validation loss restores the best epoch. The model is then evaluated by the
+shared harness (``core.models.evaluate``), which also fits its score calibration and chooses its
+decision threshold on the validation set.
+
+A Keras run keeps a checkpoint (weights, optimizer state, epoch, history) in
+``data/checkpoints/NAME`` after every epoch; ``--resume`` continues an interrupted run from it, so
+a long schedule can span several sittings. ``--teacher`` distils a trained model into this one:
+the target of each (augmented) image is the mean of its label and the teacher's P(FAKE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.analysis.features import flatten
+from core.data.dataset import Dataset, train_val_rows
+from core.data.files import write_atomic
+from core.data.sources import REPO_ROOT, stratified_split
+from core.models.artifacts import (MODELS_DIR, read_report, save_keras, save_sklearn,
+                                   sha256, write_report)
+from core.models.augment import AUGMENTATIONS, augment_batch
+from core.models.classical import CLASSICAL
+from core.models.evaluate import evaluate_model, hardware
+from core.models.references import MODEL_REFERENCES, REFERENCES
+
+__all__ = ["CHECKPOINT_DIR", "TrainConfig", "train"]
+
+CHECKPOINT_DIR = Path(os.environ.get("CIFAKE_CHECKPOINTS", REPO_ROOT / "data" / "checkpoints"))
+DISTILL_WEIGHT = 0.5  # share of the teacher's P(FAKE) in a distilled target
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved in the model's report)."""
+
+    model: str
+    name: str = ""
+    epochs: int = 30
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    augment: tuple[str, ...] = ()
+    patience: int = 5
+    seed: int = 0
+    val_fraction: float = 0.1
+    limit: int | None = None  # use at most this many training images (tests, quick trials)
+    weights: str | None = None
+    init: str | None = None  # a saved model of the same architecture to continue training from
+    width: int | None = None  # base width of a widenable architecture (core.deep.WIDENABLE)
+    label_smoothing: float = 0.0
+    weight_decay: float = 5e-4  # AdamW's decoupled decay, scaled by the learning rate
+    teacher: str | None = None  # a saved model whose P(FAKE) is distilled into this one
+    resume: bool = False  # continue an interrupted run from its checkpoint
+    mixed_precision: bool = False
+    command: str = ""  # the command line that started the run, when there was one
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.name = self.name or self.model
+        self.augment = tuple(self.augment)
+
+
+def train(config: TrainConfig, dataset: Dataset, *,
+          models_dir: str | os.PathLike = MODELS_DIR, verbose: int = 1) -> dict:
+    """Train, save the model and its report atomically, evaluate it; returns the report."""
+    train_rows, val_rows = train_val_rows(dataset, val_fraction=config.val_fraction,
+                                          seed=config.seed, limit=config.limit)
+    initial = _initial_state(config.init)
+    start = time.perf_counter()
+    if config.model in CLASSICAL:
+        path, family, params, history = _train_classical(config, dataset, train_rows,
+                                                         models_dir)
+    else:
+        path, family, params, history = _train_keras(config, dataset, train_rows,
+                                                     val_rows, models_dir, verbose)
+    seconds = time.perf_counter() - start + history.pop("earlier_seconds", 0.0)
+    reference = MODEL_REFERENCES.get(config.model)
+    report = {
+        "name": config.name,
+        "family": family,
+        "architecture": config.model,
+        "params": params,
+        "file": path.name,
+        "file_mb": round(path.stat().st_size / 2**20, 3),
+        "sha256": sha256(path),
+        "input_size": dataset.size,
+        "data": {"source": Path(dataset.source).name, "fingerprint": dataset.fingerprint},
+        "split": {"seed": config.seed, "val_fraction": config.val_fraction,
+                  "n_train": int(len(train_rows)), "n_val": int(len(val_rows))},
+        "training": {**{k: v for k, v in asdict(config).items() if k not in ("name", "notes")},
+                     "history": history, "seconds": round(seconds, 1),
+                     "hardware": hardware(), "initial": initial},
+        "notes": config.notes + ([CLASSICAL[config.model].notes] if config.model in CLASSICAL else []),
+        "reference": ({"test_accuracy": REFERENCES[reference][0], "source": REFERENCES[reference][1]}
+                      if reference else None),
+    }
+    write_report(report, models_dir)
+    return evaluate_model(config.name, dataset, models_dir=models_dir)
+
+
+def _initial_state(init: str | None) -> dict | None:
+    """What a continued run starts from: the file's sha256 and, when its report sits beside
+    it, that earlier run's training record."""
+    if not init:
+        return None
+    path = Path(init)
+    state = {"file": path.name, "sha256": sha256(path)}
+    if path.with_suffix(".json").exists():
+        state["training"] = read_report(path.stem, path.parent).get("training")
+    return state
+
+
+def _train_classical(config, dataset, train_rows, models_dir):
+    spec = CLASSICAL[config.model]
+    rows = train_rows
+    if spec.max_train is not None and len(rows) > spec.max_train:
+        keep = stratified_split(dataset.labels[rows], dataset.classes[rows],
+                                spec.max_train / len(rows), seed=config.seed + 2)
+        rows = rows[keep]
+    model = spec.build(config.seed)
+    model.fit(flatten(dataset.images[rows]), dataset.labels[rows])
+    path = save_sklearn(model, Path(models_dir) / f"{config.name}.skops")
+    history = {"n_fit": int(len(rows))}
+    return path, "classical", None, history
+
+
+def _batches(images, labels, batch_size, augment, seed, teacher=None):
+    """Shuffled, optionally augmented float32 batches of a uint8 image array (a Keras
+    ``PyDataset``, defined here so that Keras loads only when training); with a ``teacher``
+    model the targets are distilled (see the module docstring)."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(images))
+
+        def __len__(self):
+            return math.ceil(len(images) / batch_size)
+
+        def __getitem__(self, i):
+            idx = np.sort(self.order[i * batch_size:(i + 1) * batch_size])
+            x = images[idx]
+            if augment:
+                x = augment_batch(x, augment, self.rng)
+            x, y = x.astype(np.float32), labels[idx].astype(np.float32)
+            if teacher is not None:
+                p = np.asarray(teacher.predict_on_batch(x), dtype=np.float32).reshape(-1)
+                y = (1 - DISTILL_WEIGHT) * y + DISTILL_WEIGHT * p
+            return x, y
+
+        def on_epoch_end(self):
+            self.order = self.rng.permutation(len(images))
+
+    return Batches()
+
+
+def _train_keras(config, dataset, train_rows, val_rows, models_dir, verbose):
+    import keras
+
+    from core.models.deep import BACKBONES, build_model
+
+    keras.utils.set_random_seed(config.seed)
+    shape = (dataset.size, dataset.size, 3)
+    checkpoint = _checkpoint_dir(config)
+    teacher = (keras.saving.load_model(config.teacher, safe_mode=True, compile=False)
+               if config.teacher else None)
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        with _strategy_scope():
+            model = build_model(config.model, shape, config.weights, config.width)
+            if config.init:
+                initial = keras.saving.load_model(config.init, safe_mode=True, compile=False)
+                model.set_weights(initial.get_weights())
+            steps = math.ceil(len(train_rows) / config.batch_size)
+            schedule = keras.optimizers.schedules.CosineDecay(
+                config.learning_rate / 10, decay_steps=steps * config.epochs,
+                warmup_target=config.learning_rate, warmup_steps=steps)
+            model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
+                          loss=keras.losses.BinaryCrossentropy(
+                              label_smoothing=config.label_smoothing),
+                          metrics=["accuracy"])
+        x_val = dataset.images[val_rows].astype(np.float32)
+        y_val = dataset.labels[val_rows].astype(np.float32)
+        log = _epoch_log(checkpoint / "history.json")
+        model.fit(
+            _batches(dataset.images[train_rows], dataset.labels[train_rows], config.batch_size,
+                     config.augment, config.seed, teacher),
+            validation_data=(x_val, y_val), epochs=config.epochs, verbose=verbose,
+            callbacks=[keras.callbacks.BackupAndRestore(str(checkpoint / "backup")), log,
+                       keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
+                                                     restore_best_weights=True)],
+        )
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    if config.mixed_precision:  # saved models are float32 (Grad-CAM needs it)
+        weights = model.get_weights()
+        model = build_model(config.model, shape, width=config.width)
+        model.set_weights(weights)
+    path = save_keras(model, Path(models_dir) / f"{config.name}.keras")
+    history = {**log.history(), "earlier_seconds": round(log.earlier_seconds, 1)}
+    shutil.rmtree(checkpoint, ignore_errors=True)  # the run is complete
+    family = "transfer" if config.model in BACKBONES else "cnn"
+    return path, family, int(model.count_params()), history
+
+
+def _checkpoint_dir(config: TrainConfig) -> Path:
+    """The run's checkpoint folder; an unfinished run's checkpoint is only reused with
+    ``resume`` and never silently discarded."""
+    folder = CHECKPOINT_DIR / config.name
+    unfinished = (folder / "history.json").exists()
+    if unfinished and not config.resume:
+        raise ValueError(f"an unfinished run of {config.name!r} left a checkpoint in {folder}: "
+                         "pass --resume to continue it, or delete that folder to start afresh")
+    if config.resume and not unfinished:
+        raise ValueError(f"--resume: no checkpoint of {config.name!r} in {folder}")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _epoch_log(path: Path):
+    """A Keras callback keeping per-epoch metrics and wall time in a JSON file beside the
+    checkpoint, so that a resumed run's history and training time include earlier sittings."""
+    import keras
+
+    class EpochLog(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epochs = json.loads(path.read_text()) if path.exists() else []
+            self.earlier_seconds = sum(e["seconds"] for e in self.epochs)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            del self.epochs[epoch:]  # an epoch redone after an interruption replaces it
+            self.epochs.append({**{k: float(v) for k, v in (logs or {}).items()},
+                                "seconds": time.perf_counter() - self.start})
+            write_atomic(path, json.dumps(self.epochs))
+
+        def history(self) -> dict:
+            keys = [k for k in self.epochs[0] if k != "seconds"] if self.epochs else []
+            out = {k: [round(e[k], 5) for e in self.epochs] for k in keys}
+            out["best_epoch"] = (int(np.argmin(out["val_loss"])) + 1 if "val_loss" in out
+                                 else len(self.epochs))
+            out["epoch_seconds"] = [round(e["seconds"], 1) for e in self.epochs]
+            return out
+
+    return EpochLog()
+
+
+def _strategy_scope():
+    """A ``tf.distribute.MirroredStrategy`` scope when several GPUs are visible to TensorFlow,
+    otherwise a no-op."""
+    import contextlib
+
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if len(tf.config.list_physical_devices("GPU")) > 1:
+            return tf.distribute.MirroredStrategy().scope()
+    return contextlib.nullcontext()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.progress import progress_bar
+    from core.data.dataset import DEFAULT_SIZE, load_dataset
+    from core.models.deep import BACKBONES, BUILDERS
+    from core.errors import DataError
+    from core.data.sources import resolve_source
+
+    choices = list(BUILDERS) + list(BACKBONES) + list(CLASSICAL)
+    parser = argparse.ArgumentParser(prog="python -m core train",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=choices, metavar="MODEL", help=", ".join(choices))
+    parser.add_argument("--data", help="CIFAKE zip or any folder with REAL/ and FAKE/")
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
+    parser.add_argument("--augment", nargs="*", default=[], choices=AUGMENTATIONS)
+    parser.add_argument("--patience", type=int, default=TrainConfig.patience)
+    parser.add_argument("--out", default=str(MODELS_DIR), help="folder for the model and report")
+    parser.add_argument("--size", type=int, default=DEFAULT_SIZE)
+    parser.add_argument("--weights", help="local weights file for a backbone")
+    parser.add_argument("--init", help="continue training from this saved model (same MODEL)")
+    parser.add_argument("--limit", type=int, help="train on at most N images (quick trials)")
+    parser.add_argument("--name", default="", help="artifact name (default: MODEL)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--width", type=int, help="base width of a widenable model "
+                        "(flagship, scanner)")
+    parser.add_argument("--label-smoothing", type=float, default=TrainConfig.label_smoothing)
+    parser.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
+    parser.add_argument("--teacher", help="distil this saved model's P(FAKE) into the new one")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run from its checkpoint")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="train in bfloat16 (fast on CPUs with AMX); saved in float32")
+    args = parser.parse_args(argv)
+    config = TrainConfig(
+        model=args.model, name=args.name, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, augment=tuple(args.augment), patience=args.patience,
+        seed=args.seed, limit=args.limit, weights=args.weights, init=args.init,
+        width=args.width, label_smoothing=args.label_smoothing, weight_decay=args.weight_decay,
+        teacher=args.teacher, resume=args.resume, mixed_precision=args.mixed_precision,
+        command=" ".join(["python -m core train", *(argv if argv is not None else sys.argv[1:])]),
+    )
+    try:
+        with progress_bar("Loading") as progress:
+            dataset = load_dataset(resolve_source(args.data), size=args.size, progress=progress)
+        # a progress bar per epoch on a terminal, one line per epoch in a log
+        report = train(config, dataset, models_dir=args.out, verbose=1 if sys.stdout.isatty() else 2)
+    except (DataError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    test = report["metrics"]["test"]
+    print(f"{report['name']}: test accuracy {test['at_threshold']['accuracy']:.4f} "
+          f"(threshold {report['threshold']:.3f}), AUROC {test['roc_auc']:.4f}, leak-free "
+          f"accuracy {report['metrics']['leakfree_test']['at_threshold']['accuracy']:.4f}; "
+          f"trained in {report['training']['seconds']:.0f} s -> {Path(args.out) / report['file']}")
+    return 0
+

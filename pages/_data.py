@@ -1,0 +1,230 @@
+"""The data source of every page: the sidebar's dataset path and image size, the dataset decoded
+and its features, statistics, embeddings and duplicate groups computed once per process, random
+test images, and uploaded files decoded once per content."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.analysis.embed import SPACES, Embedding, Space
+from core.analysis.stats import DatasetStats
+from core.analysis.summary import (
+    dataset_embedding,
+    dataset_features,
+    dataset_stats,
+    read_committed_embedding,
+    read_committed_stats,
+)
+from core.data.dataset import DEFAULT_SIZE, Dataset, load_dataset
+from core.data.imageio import ImageInfo, decode_image, describe_image
+from core.data.quality import duplicate_report, leakfree_test_mask
+from core.data.sources import LABELS, SPLITS, resolve_source, scan_source
+from core.errors import DataError, ImageError
+from pages._widgets import escape_markdown, progress_into
+
+SIZES = (32, 64, 128)
+
+
+# ---------------------------------------------------------------- the sidebar
+
+def sidebar() -> None:
+    """The shared sidebar: dataset path box, image size and dataset status."""
+    with st.sidebar:
+        st.subheader("Dataset")
+        if "data_path" not in st.session_state:
+            try:
+                st.session_state["data_path"] = str(resolve_source())
+            except DataError:
+                st.session_state["data_path"] = ""
+        st.text_input(
+            "CIFAKE zip or folder", key="data_path",
+            placeholder="/path/to/cifake.zip or a folder with REAL/ and FAKE/",
+            help="The Kaggle zip as downloaded, the extracted folder, or any folder with "
+                 "REAL/ and FAKE/ sub-folders (optionally inside train/ and test/).",
+        )
+        st.select_slider("Image size (pixels)", SIZES, key="image_size", value=DEFAULT_SIZE,
+                         help="Images of other sizes are resized to this square (area "
+                              "interpolation when shrinking).")
+        path, error = source()
+        if path is None:
+            st.warning(escape_markdown(error), icon=":material/folder_off:")
+        else:
+            counts = file_counts(path)
+            total = sum(sum(row.values()) for row in counts.values())
+            st.success(f"**{total:,}** image files found in `{path.name}`",
+                       icon=":material/folder_open:")
+
+
+def source() -> tuple[Path | None, str]:
+    """The chosen data source and, when there is none, why."""
+    try:
+        path = resolve_source(st.session_state.get("data_path") or None)
+        listing_counts(str(path), _mtime(path))
+        return path, ""
+    except DataError as exc:
+        return None, str(exc)
+
+
+def image_size() -> int:
+    return int(st.session_state.get("image_size", DEFAULT_SIZE))
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def file_counts(path: Path) -> dict:
+    """Image files per split and label in a source (from its listing, no decoding)."""
+    return listing_counts(str(path), _mtime(path))
+
+
+@st.cache_data(show_spinner="Listing files…", max_entries=8)
+def listing_counts(path: str, mtime: int) -> dict:
+    """Counts per split and label from the file listing (no decoding); raises DataError."""
+    listing = scan_source(path)
+    return {
+        split: {label: int(((listing.splits == s) & (listing.labels == lab)).sum())
+                for lab, label in enumerate(LABELS)}
+        for s, split in enumerate(SPLITS)
+    }
+
+
+# ---------------------------------------------------------------- heavy work, once per process
+
+@st.cache_resource(show_spinner=False)
+def _memo_store() -> tuple[dict, dict, threading.Lock]:
+    """Process-wide results of heavy work shared by all sessions, one lock per key."""
+    return {}, {}, threading.Lock()
+
+
+def memo(key: tuple, compute, *, keep: int = 16):
+    """``compute()`` once per key per process, evicting the oldest results beyond ``keep``.
+
+    Unlike ``st.cache_*``, ``compute`` may draw progress bars: nothing is replayed later.
+    Sessions asking for the same key wait for one computation; other keys are not blocked.
+    """
+    store, locks, guard = _memo_store()
+    with guard:
+        if key in store:
+            return store[key]
+        key_lock = locks.setdefault(key, threading.Lock())
+    with key_lock:
+        with guard:
+            if key in store:
+                return store[key]
+        value = compute()
+        with guard:
+            store[key] = value
+            while len(store) > keep:
+                locks.pop(old := next(iter(store)), None)
+                store.pop(old)
+        return value
+
+
+def loaded_dataset() -> tuple[Dataset, np.ndarray, DatasetStats] | None:
+    """The chosen dataset with its features and statistics, decoding and computing with a
+    progress bar the first time; None (with the reason shown) when no dataset is usable."""
+    path, _ = source()
+    if path is None:
+        return None
+    placeholder = st.empty()
+    progress = progress_into(placeholder)
+    size = image_size()
+    try:
+        dataset = memo(("dataset", str(path), _mtime(path), size),
+                       lambda: load_dataset(path, size=size, progress=progress), keep=2)
+        features = memo(("features", dataset.fingerprint),
+                        lambda: dataset_features(dataset, progress=progress))
+        stats = memo(("stats", dataset.fingerprint),
+                     lambda: dataset_stats(dataset, features, progress=progress))
+    except DataError as exc:
+        placeholder.empty()
+        st.error(escape_markdown(f"Cannot use {path}: {exc}"), icon=":material/error:")
+        return None
+    placeholder.empty()
+    if dataset.skipped:
+        with st.expander(f"{len(dataset.skipped):,} file(s) skipped: not readable as images"):
+            st.dataframe({"file": [p for p, _ in dataset.skipped],
+                          "reason": [r for _, r in dataset.skipped]}, hide_index=True)
+    return dataset, features, stats
+
+
+def embedding(dataset: Dataset, features: np.ndarray, *, space: str, method: str, n: int,
+              seed: int = 0, spaces: Mapping[str, Space] = SPACES) -> Embedding:
+    """A stratified sample embedded in 2-D, with a progress bar while it is computed (cached in
+    memory and on disk)."""
+    placeholder = st.empty()
+    result = memo(
+        ("embedding", dataset.fingerprint, space, method, n, seed),
+        lambda: dataset_embedding(dataset, features, space=space, method=method, n=n, seed=seed,
+                                  spaces=spaces, progress=progress_into(placeholder)),
+        keep=32,
+    )
+    placeholder.empty()
+    return result
+
+
+def duplicate_groups(dataset: Dataset) -> list[np.ndarray]:
+    """Row indices of each group of identical images (largest first), cached per dataset."""
+    return memo(("duplicates", dataset.fingerprint),
+                lambda: duplicate_report(dataset.hashes, dataset.labels, dataset.splits).groups)
+
+
+def _leakfree(dataset: Dataset) -> np.ndarray:
+    """``leakfree_test_mask`` of the dataset, cached per dataset."""
+    return memo(("leakfree", dataset.fingerprint),
+                lambda: leakfree_test_mask(dataset.hashes, dataset.splits))
+
+
+def random_test_row(dataset: Dataset, *, key: str, leakfree: bool = False) -> int | None:
+    """Buttons that draw a random real, fake or either test image; the drawn row (kept in the
+    session under ``key`` until the next draw) or None when the dataset has no test images."""
+    mask = _leakfree(dataset) if leakfree else dataset.splits == 1
+    if not mask.any():
+        st.warning("This dataset has no test images.")
+        return None
+    pick = None
+    for column, (label, wanted) in zip(st.columns(3), [("Random real", 0), ("Random fake", 1),
+                                                       ("Random, either", -1)]):
+        if column.button(label, width="stretch", key=f"{key}_random_{wanted}"):
+            pick = wanted
+    fingerprint, row = st.session_state.get(key, ("", -1))
+    if pick is not None or fingerprint != dataset.fingerprint:
+        seed = secrets.randbits(32)
+        drawn = dataset.sample(1, seed=seed, label=None if pick in (None, -1) else pick,
+                               mask=mask)
+        row = int((drawn if len(drawn) else dataset.sample(1, seed=seed, mask=mask))[0])
+        st.session_state[key] = (dataset.fingerprint, row)
+    return row
+
+
+@st.cache_resource(show_spinner=False)
+def committed_stats() -> DatasetStats | None:
+    return read_committed_stats()
+
+
+@st.cache_resource(show_spinner=False)
+def committed_embedding() -> dict | None:
+    return read_committed_embedding()
+
+
+# ---------------------------------------------------------------- uploads
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def decoded(data: bytes) -> tuple[np.ndarray | None, ImageInfo | None, str]:
+    """An uploaded file's pixels and header facts, or ``(None, None, reason)`` when it cannot be
+    read (decoded once per file content)."""
+    try:
+        return decode_image(data), describe_image(data), ""
+    except ImageError as exc:
+        return None, None, str(exc)

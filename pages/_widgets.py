@@ -1,0 +1,72 @@
+"""Widgets and panels the pages share: markdown escaping, progress bars, the how-to-get-the-data
+panel, image grids, the class filter and image captions."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.analysis.stats import DatasetStats
+from core.data.dataset import Dataset
+from core.data.imageio import enlarge
+from core.data.sources import CLASS_NAMES, LABELS
+
+KAGGLE_URL = "https://www.kaggle.com/datasets/birdy654/cifake-real-and-ai-generated-synthetic-images"
+
+
+def escape_markdown(text: str) -> str:
+    """Show paths and patterns such as ``train/REAL/*.jpg`` literally in markdown widgets."""
+    return "".join("\\" + ch if ch in "*_`[]<>#" else ch for ch in text)
+
+
+def progress_into(placeholder):
+    """A core progress callback that draws a progress bar in ``placeholder`` on first use."""
+    bar = None
+
+    def update(fraction: float, message: str) -> None:
+        nonlocal bar
+        value = min(max(fraction, 0.0), 1.0)
+        if bar is None:
+            bar = placeholder.progress(value, text=message)
+        else:
+            bar.progress(value, text=message)
+    return update
+
+
+def get_data_panel() -> None:
+    """How to get CIFAKE, for users who have not downloaded it."""
+    with st.container(border=True):
+        st.markdown(
+            f"""
+**To see images, get CIFAKE** (about 105 MB):
+1. Download the zip from [Kaggle]({KAGGLE_URL}) (free account needed).
+2. Either put it at `data/cifake.zip` in this project, or extract it to `data/cifake/`,
+   or type its path in the **CIFAKE zip or folder** box in the sidebar, or start the app with
+   `CIFAKE_PATH=/path/to/cifake.zip`.
+
+Any folder with `REAL/` and `FAKE/` sub-folders works too (images of any size).
+"""
+        )
+
+
+def image_grid(images: list[np.ndarray], captions: list[str], *, columns: int = 8,
+               scale: int = 3) -> None:
+    """Images enlarged with nearest-neighbour (pixels stay visible), in rows of ``columns``."""
+    for start in range(0, len(images), columns):
+        cols = st.columns(columns)
+        for col, image, caption in zip(cols, images[start:start + columns],
+                                       captions[start:start + columns]):
+            col.image(enlarge(image, scale), caption=caption)
+
+
+def class_filter(stats: DatasetStats, *, key: str) -> str:
+    """A select box over ``stats.classes`` ("all" shown as "All classes")."""
+    return st.selectbox(
+        "CIFAR class", stats.classes, key=key,
+        format_func=lambda c: "All classes" if c == "all" else c,
+        help="Every statistic on this page can be restricted to one CIFAR-10 class.",
+    )
+
+
+def caption_for(dataset: Dataset, row: int) -> str:
+    return f"{LABELS[dataset.labels[row]]} · {CLASS_NAMES[dataset.classes[row]]}"
