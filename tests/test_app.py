@@ -153,8 +153,34 @@ def test_model_comparison_page_shows_the_committed_leaderboard(tmp_path):
     assert len(at.get("plotly_chart")) >= 5
     at.multiselect(key="models_chosen").set_value([leaderboard[0]["name"]]).run()
     assert not at.exception
-    roc = json.loads(at.get("plotly_chart")[0].proto.spec)
+    card_calibration, roc = (json.loads(c.proto.spec) for c in at.get("plotly_chart")[:2])
     assert roc["data"][0]["name"].startswith(leaderboard[0]["name"])
+    assert [t["name"].split(" (")[0] for t in card_calibration["data"]] == ["perfect", "before", "after"]
+
+
+def test_model_card_shows_a_report(tmp_path):
+    """The model card of the flagship states its command, metrics with their leak-free twins,
+    calibration before and after, robustness and speed, as its report says."""
+    report = json.loads((REPO_ROOT / "models" / "flagship.json").read_text())
+    at = app(str(tmp_path)).run()
+    at.switch_page("pages/models.py")
+    at.run()
+    at.selectbox(key="card_model").set_value("flagship").run()
+    assert not at.exception
+    sections = [m.value.strip("*") for m in at.markdown if m.value.startswith("**")]
+    for section in ("What it is", "Data and training", "Metrics (test, with the leak-free twin)",
+                    "Calibration", "Speed"):
+        assert section in sections
+    assert any(s.startswith("Robustness (") for s in sections)
+    cells = {row: str(value) for table in at.table
+             for row, value in table.value.iloc[:, 0].items()}
+    test, leakfree = report["metrics"]["test"], report["metrics"]["leakfree_test"]
+    assert cells["Accuracy at its threshold"] == (
+        f"{100 * test['at_threshold']['accuracy']:.2f} % (leak-free "
+        f"{100 * leakfree['at_threshold']['accuracy']:.2f} %)")
+    assert cells["ECE on test"] == (f"{test['uncalibrated']['ece']:.4f} before, "
+                                    f"{test['ece']:.4f} after")
+    assert report["training"]["command"] in cells["Training command"]
 
 
 def test_check_page_without_data_explains_inputs(tmp_path):

@@ -230,11 +230,19 @@ def test_cli_refuses_to_overwrite_and_unknown_models(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_json_with_every_shipped_model(tmp_path):
+def test_cli_json_with_the_scanner_and_every_shipped_model(tmp_path):
+    """A scan uses the scanner unless told otherwise; --model picks any shipped models."""
     names = _shipped_models()
     write_tree(tmp_path / "in", {"a.jpg": encode(random_image(5), ".jpg")})
-    result = run_cli("predict", tmp_path / "in", "--json", tmp_path / "out.json",
+    result = run_cli("predict", tmp_path / "in", "--json", tmp_path / "default.json",
                      "--no-stability")
+    assert result.returncode == 0, result.stderr
+    [row] = json.loads((tmp_path / "default.json").read_text())
+    assert {k for k in row if k.startswith("p_fake_")} == {"p_fake_scanner", "p_fake_ensemble"}
+    assert row["p_fake_ensemble"] == pytest.approx(row["p_fake_scanner"], abs=1e-6)
+    every = [arg for n in names for arg in ("--model", n)]
+    result = run_cli("predict", tmp_path / "in", "--json", tmp_path / "out.json",
+                     "--no-stability", *every)
     assert result.returncode == 0, result.stderr
     [row] = json.loads((tmp_path / "out.json").read_text())
     assert {f"p_fake_{n}" for n in names} <= set(row) and "stability" not in row

@@ -12,6 +12,8 @@ import pytest
 from core.models.artifacts import MODELS_DIR, list_reports, load_predictor
 from core.data.dataset import CACHE_DIR, load_dataset
 
+pytestmark = pytest.mark.real_data
+
 CHECKED = [r["name"] for r in list_reports() if "backend_check" in r]
 
 

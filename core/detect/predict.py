@@ -48,6 +48,7 @@ __all__ = [
     "rows_to_csv",
     "rows_to_json",
     "scan",
+    "scan_models",
     "score_tiles",
     "stability",
     "tiles",
