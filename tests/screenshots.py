@@ -38,6 +38,7 @@ VIEWS = [
         ("lasso", "selected", "dataset-embedding-selection"),
     ]),
     ("models", [
+        ("Model cards", ("Calibration", "Training command"), "models-card"),
         ("ROC & PR", "Leaderboard", "models-curves"),
         ("Confusion & calibration", "Reliability", "models-confusion"),
         ("Per class", "Accuracy per CIFAR class", "models-per-class"),
@@ -169,7 +170,7 @@ def run_action(page, action: str | None, uploads: Path) -> None:
         page.wait_for_timeout(2000)
         wait_until_idle(page)
     elif action.startswith("button:"):
-        page.get_by_role("button", name=action.removeprefix("button:")).first.click()
+        page.get_by_role("button", name=action.removeprefix("button:"), exact=True).first.click()
         page.wait_for_timeout(2000)
         wait_until_idle(page)
     else:

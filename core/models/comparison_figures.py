@@ -83,8 +83,7 @@ def calibration_change_figure(report: dict) -> go.Figure:
                                      mode="lines+markers", name=f"{label} (ECE {part['ece']:.3f})"))
     fig.update_xaxes(title_text="mean predicted P(FAKE)", range=[0, 1])
     fig.update_yaxes(title_text="observed share of FAKE", range=[0, 1])
-    return fig.update_layout(height=360, title=f"{report['name']}: calibration on test",
-                             **_LAYOUT)
+    return fig.update_layout(height=380, **_LAYOUT)
 
 
 def per_class_figure(reports: list[dict], split: str = "test") -> go.Figure:
