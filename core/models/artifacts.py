@@ -159,10 +159,20 @@ class Predictor:
         import keras
 
         if "_features" not in self.__dict__:
-            self.__dict__["_features"] = keras.Model(self.model.input,
-                                                     self.model.get_layer("features").output)
+            penultimate = keras.Model(self.model.input,
+                                      self.model.get_layer("features").output)
+
+            def call(x):
+                return penultimate(x, training=False)
+
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                spec = tf.TensorSpec([None, self.size, self.size, 3], tf.float32)
+                call = tf.function(call, input_signature=[spec], autograph=False)
+            self.__dict__["_features"] = call
         head = self.__dict__["_features"]
-        parts = [np.asarray(head(images[s:s + batch_size].astype(np.float32), training=False))
+        parts = [np.asarray(head(images[s:s + batch_size].astype(np.float32)))
                  for s in range(0, len(images), batch_size)]
         return np.concatenate(parts).reshape(len(images), -1)
 
