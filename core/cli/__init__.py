@@ -28,6 +28,8 @@ COMMANDS = {
     "filters": "a CNN trained on each filtered train split -> models/filter_matrix.json",
     "robustness": "every model under JPEG, blur, noise, rescaling... -> models/robustness.json",
     "adversarial": "FGSM and PGD accuracy against epsilon per CNN -> models/adversarial.json",
+    "ood": "fit and measure the off-distribution score (abstention) -> models/ood.json",
+    "stability": "unstable share and accuracy of stable verdicts -> models/stability.json",
 }
 
 

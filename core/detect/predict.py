@@ -26,6 +26,7 @@ import numpy as np
 
 from core.data.imageio import decode_image, describe_image, resize_square
 from core.data.perturb import STABILITY_CHECKS
+from core.detect import ood
 from core.errors import ImageError
 from core.models.artifacts import MODELS_DIR, Predictor, list_reports, load_predictor
 from core.models.metrics import ensemble_scores
@@ -127,6 +128,10 @@ class Detector:
         Models averaged by the ensemble (threshold 0.5).
     size : int
         The input side all models share.
+    families : dict of name -> str
+    gaussians : dict of name -> ood.Gaussian
+        The training distribution of the loaded models' features that ``models/ood.json``
+        holds for these model files (the off-distribution score).
     """
 
     predictors: dict[str, Predictor]
@@ -134,6 +139,7 @@ class Detector:
     ensemble: list[str]
     size: int
     families: dict[str, str] = field(default_factory=dict)
+    gaussians: dict[str, ood.Gaussian] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -141,12 +147,29 @@ class Detector:
 
     def score(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """P(FAKE) of every model and of the ensemble for a batch of model inputs."""
-        scores = {name: p.predict(images) for name, p in self.predictors.items()}
+        return self.score_with_features(images)[0]
+
+    def score_with_features(self, images: np.ndarray, name: str | None = None
+                            ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """``score`` and, from the same forward pass, model ``name``'s penultimate features
+        (None without ``name``)."""
+        scores, features = {}, None
+        for model, p in self.predictors.items():
+            if model == name:
+                scores[model], features = p.predict_with_features(images)
+            else:
+                scores[model] = p.predict(images)
         scores[ENSEMBLE] = ensemble_scores(scores, self.ensemble).astype(np.float32)
-        return scores
+        return scores, features
 
     def threshold(self, name: str) -> float:
         return 0.5 if name == ENSEMBLE else self.thresholds[name]
+
+    def ood_gaussian(self, prefer: tuple[str, ...] = (SCANNER,)) -> ood.Gaussian | None:
+        """The fitted feature distribution of the first model of ``prefer`` that has one (else
+        of the most accurate such model); None when no loaded model has one."""
+        return ood.choose(self.gaussians, {n: p.sha256 for n, p in self.predictors.items()},
+                          prefer)
 
 
 def load_detector(names: list[str] | None = None, *, ensemble: list[str] | None = None,
@@ -177,12 +200,16 @@ def load_detector(names: list[str] | None = None, *, ensemble: list[str] | None 
     ensemble = ensemble or chosen[:ENSEMBLE_SIZE]
     if set(ensemble) - set(chosen):
         raise ValueError(f"ensemble models {sorted(set(ensemble) - set(chosen))} are not loaded")
+    gaussians = ood.load_gaussians(models_dir)
     return Detector(
         predictors={r["name"]: load(r["name"]) for r in reports},
         thresholds={r["name"]: float(r["threshold"]) for r in reports},
         ensemble=list(ensemble),
         size=sizes.pop(),
         families={r["name"]: r.get("family", "") for r in reports},
+        gaussians={r["name"]: gaussians[r["name"]] for r in reports
+                   if gaussians.get(r["name"]) and gaussians[r["name"]].sha256
+                   in ("", r.get("sha256", ""))},
     )
 
 
@@ -202,37 +229,48 @@ class Stability:
     original : dict of name -> ndarray
         P(FAKE) of every model and of the ensemble for each input.
     degraded : dict of check -> (dict of name -> ndarray)
-        The same for the copies degraded by each of ``STABILITY_CHECKS``.
+        The same for the copies changed by each of ``STABILITY_CHECKS``.
     inputs : dict of check -> ndarray
-        The degraded copies.
-    flips : dict of name -> bool ndarray
-        Per input, whether some degraded copy lands on the other side of the model's threshold
+        The changed copies.
+    flipped : dict of check -> (dict of name -> bool ndarray)
+        Per input, whether that check's copy lands on the other side of the model's threshold
         than the original.
     """
 
     original: dict[str, np.ndarray]
     degraded: dict[str, dict[str, np.ndarray]]
     inputs: dict[str, np.ndarray]
-    flips: dict[str, np.ndarray]
+    flipped: dict[str, dict[str, np.ndarray]]
+
+    @property
+    def flips(self) -> dict[str, np.ndarray]:
+        """Per model and the ensemble, per input: whether some check flips the verdict."""
+        return {name: np.any([by_check[name] for by_check in self.flipped.values()], axis=0)
+                for name in self.original}
 
     @property
     def stable(self) -> bool:
         """Whether the ensemble's verdict on every input holds under every check."""
         return not self.flips[ENSEMBLE].any()
 
+    def flipped_by(self, name: str, index: int = 0) -> list[str]:
+        """The checks that flip model ``name``'s verdict on input ``index``."""
+        return [check for check, by_check in self.flipped.items() if by_check[name][index]]
 
-def stability(detector: Detector, inputs: np.ndarray) -> Stability:
-    """Score model inputs and their copies degraded by each of ``STABILITY_CHECKS``."""
-    original = detector.score(inputs)
-    scores = {}
-    flips = {name: np.zeros(len(inputs), bool) for name in original}
-    degraded = {check: degrade(inputs) for check, degrade in STABILITY_CHECKS.items()}
-    for check, copies in degraded.items():
+
+def stability(detector: Detector, inputs: np.ndarray,
+              original: dict[str, np.ndarray] | None = None) -> Stability:
+    """Score model inputs (unless their ``original`` scores are given) and their copies changed
+    by each of ``STABILITY_CHECKS``."""
+    original = detector.score(inputs) if original is None else original
+    scores, flipped = {}, {}
+    changed = {check: change(inputs) for check, change in STABILITY_CHECKS.items()}
+    for check, copies in changed.items():
         scores[check] = detector.score(copies)
-        for name, p in scores[check].items():
-            t = detector.threshold(name)
-            flips[name] |= (p >= t) != (original[name] >= t)
-    return Stability(original, scores, degraded, flips)
+        flipped[check] = {name: (p >= detector.threshold(name))
+                          != (original[name] >= detector.threshold(name))
+                          for name, p in scores[check].items()}
+    return Stability(original, scores, changed, flipped)
 
 
 @dataclass(frozen=True)
@@ -334,9 +372,11 @@ def scan(files: Iterator[tuple[str, bytes | None, str]] | list, detector: Detect
          progress: ProgressFn = silent) -> list[dict]:
     """One row per file: ``path``, ``bytes``, ``format``, ``width``, ``height``, ``status``
     (``ok`` or ``error``), ``message``, ``p_fake_<model>`` per model and for the ensemble,
-    ``verdict`` (the ensemble's) and, with ``check_stability``, ``stability``."""
+    ``verdict`` (the ensemble's, or ``ood.INCONCLUSIVE`` for an off-distribution input),
+    ``ood_score`` (the learned distance / cut-off, by the scanner's features when it is loaded),
+    ``ood_reason`` ("" when in-distribution) and, with ``check_stability``, ``stability``."""
     files = list(files)
-    rows, inputs, ok_rows = [], [], []
+    rows, inputs, ok_rows, infos = [], [], [], []
     for i, (path, data, problem) in enumerate(files):
         progress(0.5 * i / max(len(files), 1), f"Decoding {i + 1:,} / {len(files):,} files")
         row = {"path": path, "bytes": None if data is None else len(data), "format": "",
@@ -354,22 +394,27 @@ def scan(files: Iterator[tuple[str, bytes | None, str]] | list, detector: Detect
                    status="ok", message="")
         inputs.append(prepare(image, detector.size, view))
         ok_rows.append(row)
+        infos.append(info)
     names = [*detector.names, ENSEMBLE]
     for row in rows:
-        row.update({f"p_fake_{n}": None for n in names}, verdict="")
+        row.update({f"p_fake_{n}": None for n in names}, verdict="", ood_score=None,
+                   ood_reason="")
         if check_stability:
             row["stability"] = ""
     if inputs:
         progress(0.5, f"Scoring {len(inputs):,} images")
         batch = np.stack(inputs)
-        if check_stability:
-            result = stability(detector, batch)
-            scores, flips = result.original, result.flips[ENSEMBLE]
-        else:
-            scores, flips = detector.score(batch), None
+        gaussian = detector.ood_gaussian()
+        scores, features = detector.score_with_features(batch, gaussian and gaussian.model)
+        distances = None if gaussian is None else gaussian.score(features)
+        flips = stability(detector, batch, scores).flips[ENSEMBLE] if check_stability else None
         for i, row in enumerate(ok_rows):
             row.update({f"p_fake_{n}": round(float(scores[n][i]), 6) for n in names})
-            row["verdict"] = verdict(float(scores[ENSEMBLE][i]), 0.5)
+            check = ood.judge(infos[i], None if distances is None else distances[i], gaussian)
+            row["verdict"] = (ood.INCONCLUSIVE if check.flagged
+                              else verdict(float(scores[ENSEMBLE][i]), 0.5))
+            row["ood_score"] = None if check.score is None else round(check.score, 3)
+            row["ood_reason"] = check.reason
             if flips is not None:
                 row["stability"] = "unstable" if flips[i] else "stable"
     progress(1.0, f"Scanned {len(rows):,} files")
@@ -406,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--view", choices=list(VIEWS), default="resize",
                         help="whole image resized (default) or its centre square")
     parser.add_argument("--no-stability", action="store_true",
-                        help="skip re-scoring degraded copies (5x fewer model calls)")
+                        help="skip re-scoring changed copies (5x fewer model calls)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--models-dir", default=str(MODELS_DIR), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -430,8 +475,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(text)
     errors = sum(row["status"] == "error" for row in rows)
     fakes = sum(row["verdict"] == "FAKE" for row in rows)
+    outside = sum(bool(row["ood_reason"]) for row in rows)
     print(f"{len(rows):,} files: {len(rows) - errors:,} scored ({fakes:,} FAKE by the ensemble of "
-          f"{', '.join(detector.ensemble)}), {errors:,} errors"
+          f"{', '.join(detector.ensemble)}; {outside:,} inconclusive as off-distribution), "
+          f"{errors:,} errors"
           + (f" -> {target}" if target else ""), file=sys.stderr)
     return 0
 

@@ -70,12 +70,12 @@ def tiles_figure(image: np.ndarray, tiles: TileScores) -> go.Figure:
 
 def stability_frame(result: Stability, detector: Detector, *, index: int = 0) -> pd.DataFrame:
     """One row per model and the ensemble: P(FAKE) of image ``index`` originally and under
-    each degradation, and ``"unstable"`` when some degradation crosses the threshold."""
+    each change, ``"unstable"`` when some change crosses the threshold, and which ones do."""
     rows = []
     for name in [*detector.names, ENSEMBLE]:
-        row = {"model": name,
-               "verdict holds": "unstable" if result.flips[name][index] else "stable",
-               "original": float(result.original[name][index])}
+        flipped_by = result.flipped_by(name, index)
+        row = {"model": name, "verdict holds": "unstable" if flipped_by else "stable",
+               "flipped by": ", ".join(flipped_by), "original": float(result.original[name][index])}
         row.update({check: float(scores[name][index]) for check, scores in result.degraded.items()})
         rows.append(row)
     return pd.DataFrame(rows)

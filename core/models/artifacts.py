@@ -156,25 +156,35 @@ class Predictor:
     def features(self, images: np.ndarray, *, batch_size: int = BATCH) -> np.ndarray:
         """Penultimate-layer activations (the layer named ``features``) of a Keras model,
         shape (n, n_features)."""
+        return self.predict_with_features(images, batch_size=batch_size)[1]
+
+    def predict_with_features(self, images: np.ndarray, *, batch_size: int = BATCH
+                              ) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated P(FAKE), shape (n,), and the penultimate-layer activations, shape
+        (n, n_features), of a Keras model from one forward pass."""
         import keras
 
-        if "_features" not in self.__dict__:
-            penultimate = keras.Model(self.model.input,
-                                      self.model.get_layer("features").output)
+        if "_with_features" not in self.__dict__:
+            both = keras.Model(self.model.input,
+                               [self.model.get_layer("features").output, self.model.output])
 
             def call(x):
-                return penultimate(x, training=False)
+                return both(x, training=False)
 
             if keras.backend.backend() == "tensorflow":
                 import tensorflow as tf
 
                 spec = tf.TensorSpec([None, self.size, self.size, 3], tf.float32)
                 call = tf.function(call, input_signature=[spec], autograph=False)
-            self.__dict__["_features"] = call
-        head = self.__dict__["_features"]
-        parts = [np.asarray(head(images[s:s + batch_size].astype(np.float32)))
-                 for s in range(0, len(images), batch_size)]
-        return np.concatenate(parts).reshape(len(images), -1)
+            self.__dict__["_with_features"] = call
+        call = self.__dict__["_with_features"]
+        features, scores = [], []
+        for start in range(0, len(images), batch_size):
+            f, p = call(images[start:start + batch_size].astype(np.float32))
+            features.append(np.asarray(f).reshape(len(f), -1))
+            scores.append(np.asarray(p).reshape(-1))
+        return (apply_calibration(self.calibration, np.concatenate(scores).astype(np.float32)),
+                np.concatenate(features))
 
     def latency_ms(self, image: np.ndarray, *, repeats: int = 50) -> float:
         """Median wall time of scoring one image (after a warm-up call)."""

@@ -11,7 +11,7 @@ from core.models.evaluate import leaderboard_rows
 from core.models.metrics import ensemble_scores, score_report
 from core.models.references import REFERENCES
 
-__all__ = ["agreement_matrix", "ensemble_report", "leaderboard_frame", "mistakes",
+__all__ = ["agreement_matrix", "ensemble_report", "leaderboard_frame", "limits_frame", "mistakes",
            "references_frame"]
 
 
@@ -36,6 +36,24 @@ def leaderboard_frame(reports: list[dict]) -> pd.DataFrame:
         "images/s": r["images_per_second"],
         "1 image ms": r["single_image_ms"],
     } for r in rows])
+
+
+def limits_frame(ood_report: dict | None, stability_report: dict | None) -> pd.DataFrame:
+    """Per model (and the ensemble), from ``models/ood.json`` and ``models/stability.json``: the
+    share of leak-free test images flagged off-distribution by the model's feature distance
+    (None for models without one), the share whose verdict holds under the stability check and
+    the accuracy of stable and unstable verdicts, in %."""
+    flagged = {name: entry["flag_rates"]["leakfree_test"]
+               for name, entry in (ood_report or {}).get("models", {}).items()}
+    stable = (stability_report or {}).get("models", {})
+    percent = lambda v: None if v is None else 100 * v  # noqa: E731
+    return pd.DataFrame([{
+        "model": name,
+        "flagged off-distribution %": percent(flagged.get(name)),
+        "stable %": percent(1 - stable[name]["unstable_share"]) if name in stable else None,
+        "acc. of stable %": percent(stable.get(name, {}).get("accuracy_stable")),
+        "acc. of unstable %": percent(stable.get(name, {}).get("accuracy_unstable")),
+    } for name in [*stable, *(n for n in flagged if n not in stable)]])
 
 
 def references_frame() -> pd.DataFrame:
