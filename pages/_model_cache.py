@@ -1,7 +1,7 @@
 """The trained models for the pages: their reports and the lab reports in ``models/``, each
 model loaded once per process and file version, the detector, the CNNs' embedding spaces (listed
-from the reports, loaded only when used), and caches of stability checks, tile scores and heat
-maps keyed on the models' sha256."""
+from the reports, loaded only when used), and caches of stability checks, off-distribution
+scores, tile scores and heat maps keyed on the models' sha256."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from core.analysis.embed import Space
+from core.detect.ood import Gaussian
 from core.detect.predict import (Detector, Stability, TileScores, load_detector, score_tiles,
                                  stability)
 from core.models.artifacts import MODELS_DIR, Predictor, list_reports, load_predictor, read_json
@@ -89,6 +90,22 @@ def stability_of(detector: Detector, x: np.ndarray) -> Stability:
     """``core.detect.predict.stability`` of one model input (its original scores are the
     verdicts'), computed once per input and set of model files."""
     return _stability(x, _versions(detector), detector)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _ood(x: np.ndarray, versions: tuple, _detector: Detector):
+    gaussian = _detector.ood_gaussian(prefer=("flagship", "scanner"))
+    if gaussian is None:
+        return None, None
+    return gaussian, gaussian.score(_detector.predictors[gaussian.model].features(x[None]))
+
+
+def ood_score(detector: Detector, x: np.ndarray) -> tuple[Gaussian | None, float | None]:
+    """The learned off-distribution score of one model input by the flagship's features (the
+    scanner's without it) and the Gaussian it comes from; ``(None, None)`` without one."""
+    fitted = tuple((n, g.sha256, g.cutoff) for n, g in detector.gaussians.items())
+    gaussian, scores = _ood(x, (_versions(detector), fitted), detector)
+    return gaussian, None if scores is None else float(scores[0])
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -38,6 +38,19 @@ with st.expander("Published CIFAKE results we compare with"):
     st.dataframe(comparison.references_frame(), hide_index=True,
                  column_config={"test acc %": st.column_config.NumberColumn(format="%.2f")})
 
+limits = comparison.limits_frame(_model_cache.lab_report("ood.json"),
+                                 _model_cache.lab_report("stability.json"))
+if not limits.empty:
+    with st.expander("Off-distribution flags and stability on the leak-free test set"):
+        st.dataframe(limits, hide_index=True, column_config={
+            c: st.column_config.NumberColumn(format="%.1f") for c in limits.columns[1:]})
+        st.caption("Flagged: the share of leak-free test images whose features lie beyond the "
+                   "cut-off set on validation images (models with a fitted feature distribution, "
+                   "`python -m core ood`). Stable: the share whose verdict holds when the image is "
+                   "mirrored, re-saved as JPEG q95 and q90 and shifted by one pixel, with the "
+                   "accuracy of stable and unstable verdicts (`python -m core stability`, a "
+                   "stratified sample).")
+
 by_name = {r["name"]: r for r in reports}
 names = list(board["model"])
 chosen = st.multiselect("Models to compare", names, default=names[:5], key="models_chosen")

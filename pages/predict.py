@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.data.imageio import CIFAKE_JPEG_QUALITY, enlarge
 from core.data.sources import CLASS_NAMES, LABELS, read_member
-from core.detect import predict, verdict_figures
+from core.detect import ood, predict, verdict_figures
 from core.detect.explain import COLORMAPS, METHODS, overlay, png_bytes
 from pages import _data, _model_cache, _router, _widgets
 
@@ -117,11 +117,27 @@ result = _model_cache.stability_of(detector, x)  # the verdicts and the stabilit
 scores = result.original
 frame = verdict_figures.scores_frame(scores, detector, band=band)
 ensemble_row = frame[frame["model"] == predict.ENSEMBLE].iloc[0]
-colour = {"FAKE": "red", "REAL": "blue", "inconclusive": "gray"}[ensemble_row["verdict"]]
-st.markdown(f"### Ensemble verdict: :{colour}[{ensemble_row['verdict']}]  \n"
-            f"P(FAKE) {ensemble_row['P(FAKE)']:.3f}, the mean of "
-            f"{', '.join(detector.ensemble)} (decided at "
-            f"{detector.threshold(predict.ENSEMBLE):g}).")
+gaussian, ood_score = _model_cache.ood_score(detector, x)
+outside = ood.judge(info, ood_score, gaussian)
+models_say = (f"P(FAKE) {ensemble_row['P(FAKE)']:.3f}, the mean of "
+              f"{', '.join(detector.ensemble)} (decided at "
+              f"{detector.threshold(predict.ENSEMBLE):g})")
+if outside.flagged:
+    st.markdown(f"### Ensemble verdict: :gray[{ood.INCONCLUSIVE}]  \n"
+                f"The models would say {ensemble_row['verdict']} ({models_say}), but this "
+                "input is unlike the images they learned from.")
+    st.error(_widgets.escape_markdown("Why: " + outside.reason), icon=":material/explore_off:")
+else:
+    colour = {"FAKE": "red", "REAL": "blue", "inconclusive": "gray"}[ensemble_row["verdict"]]
+    st.markdown(f"### Ensemble verdict: :{colour}[{ensemble_row['verdict']}]  \n{models_say}.")
+if outside.score is None:
+    st.caption("Off-distribution score: no model with a fitted feature distribution is loaded "
+               "(`python -m core ood`); only the file rules (size, format, quality) apply.")
+else:
+    st.caption(f"Off-distribution score **{outside.score:.2f}** (the distance of the "
+               f"{gaussian.model}'s features to its training images, divided by the cut-off "
+               f"{gaussian.cutoff:.1f} that at most {ood.FLAG_RATE:.0%} of validation images "
+               "exceed; above 1 is outside what the models learned).")
 st.warning(CAVEAT, icon=":material/warning:")
 if truth is not None:
     right = (ensemble_row["verdict"] == truth[0])
@@ -183,17 +199,20 @@ else:
 # ---------------------------------------------------------------- stability
 
 st.subheader("Stability check")
-st.markdown("The same input re-saved and resized slightly: a verdict that flips under such "
-            "harmless changes should not be trusted. This is the trap users of open detectors "
-            "report most.")
+st.markdown("The same input mirrored, re-saved as a high-quality JPEG and shifted by one "
+            "pixel: changes the models saw in training or that barely alter a 32x32 image. A "
+            "verdict that flips under such harmless changes should not be trusted.")
 for column, (check, copies) in zip(st.columns(len(result.inputs)), result.inputs.items()):
     column.image(enlarge(copies[0], max(1, 96 // size)), caption=check)
 table = verdict_figures.stability_frame(result, detector)
 if not result.stable:
-    st.error("**Unstable:** the ensemble verdict flips under at least one change.",
-             icon=":material/sync_problem:")
+    flipped = "; ".join(f"{name}: {', '.join(result.flipped_by(name))}"
+                        for name in [*detector.names, predict.ENSEMBLE] if result.flipped_by(name))
+    st.error(f"**Unstable:** the ensemble verdict flips under at least one change "
+             f"(flipped: {flipped}).", icon=":material/sync_problem:")
 else:
     st.success("The ensemble verdict holds under every change.", icon=":material/verified:")
 st.dataframe(table, hide_index=True, height=36 * (len(table) + 1) + 4, column_config={
     c: st.column_config.NumberColumn(c, format="%.3f") for c in ["original", *result.degraded]})
-st.caption("P(FAKE) of each model for the original input and each changed copy.")
+st.caption("P(FAKE) of each model for the original input and each changed copy; "
+           "\"flipped by\" names the changes that move the model across its threshold.")

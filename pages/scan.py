@@ -1,9 +1,9 @@
 """Batch scan: many images or zips scored by the chosen models into a table with the ensemble
-verdict and a stability flag, downloadable as CSV or JSON (the same as ``python -m core predict``)."""
+verdict, the off-distribution score and reason, and a stability flag, downloadable as CSV or JSON (the same as ``python -m core predict``)."""
 
 import streamlit as st
 
-from core.detect import predict
+from core.detect import ood, predict
 from pages import _model_cache, _router, _widgets
 
 _router.ensure_router()
@@ -11,8 +11,10 @@ _router.ensure_router()
 st.title("Batch scan")
 st.markdown(
     "Score many images at once: upload files or zips (every image inside is scanned). Each row "
-    "gets every chosen model's P(FAKE), the ensemble's verdict and whether that verdict survives "
-    "re-saving and slight resizing. Files that cannot be read get a row saying why. The same "
+    "gets every chosen model's P(FAKE), the ensemble's verdict, an off-distribution score with "
+    "its reason (a file unlike the 32x32 JPEGs the models learned from gets the verdict "
+    f"\"{ood.INCONCLUSIVE}\") and whether the verdict survives harmless changes (mirroring, "
+    "re-saving, a one-pixel shift). Files that cannot be read get a row saying why. The same "
     "scan runs from the command line: `python -m core predict FOLDER_OR_ZIP --csv scan.csv`."
 )
 
@@ -35,7 +37,8 @@ ensemble = right.multiselect(
 c1, c2 = st.columns(2)
 view = c1.segmented_control("Preprocessing", list(predict.VIEWS), format_func=predict.VIEWS.get,
                             default="resize", key="scan_view") or "resize"
-check = c2.toggle("Stability check (5 degraded copies per image)", value=True, key="scan_stability")
+check = c2.toggle(f"Stability check ({len(predict.STABILITY_CHECKS)} changed copies per image)",
+                  value=True, key="scan_stability")
 
 if not files:
     st.info("Upload images or a zip to scan.", icon=":material/upload:")
@@ -64,16 +67,19 @@ if st.button("Scan", type="primary", icon=":material/play_arrow:") or \
                    f"{', '.join(predict.IMAGE_SUFFIXES)}).")
         st.stop()
     ok = [r for r in rows if r["status"] == "ok"]
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c5 = st.columns(5)
     c1.metric("Files", f"{len(rows):,}")
     c2.metric("FAKE (ensemble)", f"{sum(r['verdict'] == 'FAKE' for r in ok):,}")
-    c3.metric("Errors", f"{len(rows) - len(ok):,}")
+    c3.metric("Off-distribution", f"{sum(bool(r['ood_reason']) for r in ok):,}",
+              help="Inconclusive: unlike the images the models learned from (see ood_reason).")
+    c4.metric("Errors", f"{len(rows) - len(ok):,}")
     if check:
-        c4.metric("Unstable verdicts", f"{sum(r['stability'] == 'unstable' for r in ok):,}")
+        c5.metric("Unstable verdicts", f"{sum(r['stability'] == 'unstable' for r in ok):,}")
     probability = {c: st.column_config.ProgressColumn(c.removeprefix("p_fake_"), format="%.3f",
                                                       min_value=0.0, max_value=1.0)
                    for c in rows[0] if c.startswith("p_fake_")}
-    first = ["path", "status", "verdict", "stability", "p_fake_ensemble"]
+    first = ["path", "status", "verdict", "ood_score", "ood_reason", "stability",
+             "p_fake_ensemble"]
     order = [c for c in first if c in rows[0]] + [c for c in rows[0] if c not in first]
     st.dataframe(rows, hide_index=True, column_config=probability, column_order=order)
     d1, d2 = st.columns(2)

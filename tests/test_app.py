@@ -149,6 +149,12 @@ def test_model_comparison_page_shows_the_committed_leaderboard(tmp_path):
         assert shown["test acc %"] == pytest.approx(100 * row["test_accuracy"])
         assert shown["leak-free acc %"] == pytest.approx(100 * row["leakfree_accuracy"])
         assert shown["AUROC"] == pytest.approx(row["test_auroc"])
+    # per model: flagged off-distribution and stable shares on the leak-free test set
+    stability = json.loads((REPO_ROOT / "models" / "stability.json").read_text())["models"]
+    [limits] = [d.value.set_index("model") for d in at.dataframe if "stable %" in d.value]
+    assert limits.loc["flagship", "stable %"] == pytest.approx(
+        100 * (1 - stability["flagship"]["unstable_share"]))
+    assert 0 < limits.loc["flagship", "flagged off-distribution %"] <= 5
     # ROC and PR curves, confusion matrices, reliability and per-class charts are drawn
     assert len(at.get("plotly_chart")) >= 5
     at.multiselect(key="models_chosen").set_value([leaderboard[0]["name"]]).run()
@@ -209,7 +215,10 @@ def test_check_page_random_test_image_with_real_cifake(cifake_zip):
     _, row = at.session_state["check_row"]
     dataset = load_dataset(cifake_zip)
     assert dataset.splits[row] == 1 and dataset.labels[row] == 1
-    verdict = re.search(r"Ensemble verdict: :\w+\[(\w+)\]", texts(at, "markdown")).group(1)
+    shown_verdict = re.search(r"Ensemble verdict: :\w+\[([^\]]+)\]", texts(at, "markdown")).group(1)
+    # an off-distribution input abstains; the truth is told against what the models would say
+    verdict = (re.search(r"The models would say (\w+)", texts(at, "markdown")).group(1)
+               if shown_verdict.startswith("inconclusive:") else shown_verdict)
     told = texts(at, "success" if verdict == "FAKE" else "error")  # right or not right
     assert "True label: **FAKE**" in told
     # the bar chart shows each model's own P(FAKE) for this image
@@ -221,10 +230,12 @@ def test_check_page_random_test_image_with_real_cifake(cifake_zip):
         expected = load_predictor(name).predict(dataset.images[row:row + 1])[0]
         assert shown[name] == pytest.approx(expected, abs=1e-5)
     # heat maps (two methods by default) and the stability table for every model + ensemble
-    assert len(at.get("image")) >= 2 + 2 + 5
+    assert len(at.get("image")) >= 2 + 2 + 4
+    assert "Off-distribution score" in texts(at, "caption")
     table = at.dataframe[-1].value
     assert len(table) == len(names) + 1
     assert set(table["verdict holds"]) <= {"stable", "unstable"}
+    assert (table["verdict holds"] == "unstable").tolist() == (table["flipped by"] != "").tolist()
     members = re.search(r"the mean of (.+) \(decided at 0.5\)", texts(at, "markdown")).group(1)
     mean = np.mean([shown[n] for n in members.split(", ")])
     assert shown["ensemble"] == pytest.approx(mean, abs=1e-5)
@@ -345,6 +356,25 @@ def test_check_page_bad_input_battery(tmp_path):
     assert "PNG" in texts(at, "markdown") and "8x8" in texts(at, "markdown")
 
 
+def test_check_page_abstains_on_a_large_png(tmp_path):
+    from helpers import encode, random_image
+
+    at = app(str(tmp_path))
+    at.default_timeout = 60
+    at.run()
+    at.switch_page("pages/predict.py")
+    at.run()
+    photo = encode(random_image(3, (300, 400)), ".png")
+    at.file_uploader(key="check_upload").set_value([("photo.png", photo, "image/png")]).run()
+    assert not at.exception
+    assert "Ensemble verdict: :gray[inconclusive: outside what the models learned]" in texts(
+        at, "markdown")
+    why = texts(at, "error")
+    assert "400x300 photo: the models only learned 32x32 images" in why
+    assert "PNG file: the models only learned JPEG q75" in why
+    assert "Off-distribution score" in texts(at, "caption")
+
+
 def test_batch_scan_page_reports_every_file(tmp_path):
     at = app(str(tmp_path)).run()
     at.switch_page("pages/scan.py")
@@ -357,6 +387,12 @@ def test_batch_scan_page_reports_every_file(tmp_path):
     for name, (_, expected) in bad_input_battery().items():
         assert statuses[name] == ("ok" if expected is None else "error"), name
     assert metrics(at)["Errors"] == "4"
+    ok = table[table["status"] == "ok"]
+    assert {"ood_score", "ood_reason"} <= set(table.columns)
+    # the battery's readable files are PNGs, tiny, odd-sized or re-saved: each says why
+    assert (ok["ood_reason"] != "").all()
+    assert (ok["verdict"] == "inconclusive: outside what the models learned").all()
+    assert metrics(at)["Off-distribution"] == str(len(ok))
     assert (table.loc[table["status"] == "ok", "p_fake_ensemble"].between(0, 1)).all()
 
 
