@@ -202,8 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     from core.errors import DataError
     from core.data.sources import resolve_source
 
-    parser = argparse.ArgumentParser(prog="python -m core evaluate",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m core evaluate", description=__doc__.splitlines()[0],
+        epilog="python -m core evaluate --on PATH [--model NAME ...] [--json OUT] evaluates the "
+               "models on your own folder or zip with REAL/ and FAKE/ sub-folders instead.")
     parser.add_argument("names", nargs="*", help="model names (files in models/)")
     parser.add_argument("--all", action="store_true", help="every model in models/")
     parser.add_argument("--data", help="CIFAKE zip or folder")
