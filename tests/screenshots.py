@@ -166,7 +166,7 @@ def run_action(page, action: str | None, uploads: Path) -> None:
         lasso_select(page)
     elif action.startswith("upload:"):
         files = [str(uploads / name) for name in action.removeprefix("upload:").split(",")]
-        page.locator(UPLOAD_INPUT).set_input_files(files)
+        page.locator(UPLOAD_INPUT).first.set_input_files(files)  # the page's main uploader
         page.wait_for_timeout(2000)
         wait_until_idle(page)
     elif action.startswith("button:"):

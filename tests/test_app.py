@@ -396,6 +396,25 @@ def test_batch_scan_page_reports_every_file(tmp_path):
     assert (table.loc[table["status"] == "ok", "p_fake_ensemble"].between(0, 1)).all()
 
 
+def test_batch_scan_page_evaluates_own_labelled_images(tmp_path):
+    from helpers import write_zip
+
+    zipped = write_zip(tmp_path / "mine.zip", cifake_files(4)).read_bytes()
+    at = app(str(tmp_path))
+    at.default_timeout = 60
+    at.run()
+    at.switch_page("pages/scan.py")
+    at.run()
+    at.file_uploader(key="own_upload").set_value([("mine.zip", zipped, "application/zip")]).run()
+    at.button(key="own_evaluate").click().run()
+    assert not at.exception
+    assert "**16** of 16 images scored (8 REAL, 8 FAKE)" in texts(at, "markdown")
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["scanner", "ensemble"]
+    assert table["CIFAKE test accuracy"].iloc[0] == pytest.approx(0.973, abs=0.005)
+    assert len(at.get("plotly_chart")) == 1  # the ROC curves
+
+
 NO_TENSORFLOW_SCRIPT = """
 import json, sys
 from streamlit.testing.v1 import AppTest

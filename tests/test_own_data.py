@@ -1,4 +1,5 @@
-"""Evaluate on your own images: a tiny generated REAL/FAKE folder, in core and on the command line."""
+"""Evaluate on your own images: a tiny generated REAL/FAKE folder or zip, in core, on the command
+line and (tests/test_app.py) on the Batch scan page."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pytest
 
 from core.detect import predict
 from core.errors import DataError
-from core.labs.own_data import evaluate_on
-from helpers import cifake_files, encode, random_image, run_cli, stand_in_detector, write_tree
+from core.labs.own_data import evaluate_on, evaluate_uploads, results_frame
+from helpers import (cifake_files, encode, random_image, run_cli, stand_in_detector, write_tree,
+                     write_zip)
 
 
 def _own_folder(root):
@@ -53,3 +55,19 @@ def test_cli_evaluate_on(tmp_path):
     assert report["models"]["logreg"]["cifake_test_accuracy"] == pytest.approx(0.679, abs=0.01)
     missing = run_cli("evaluate", "--on", tmp_path / "nowhere", "--model", "logreg")
     assert missing.returncode == 2 and "error: No file or folder" in missing.stderr
+
+
+def test_evaluate_uploads_labels_by_folder(tmp_path):
+    zipped = write_zip(tmp_path / "mine.zip", cifake_files(4)).read_bytes()
+    loose = ("notes.jpg", encode(random_image(1), ".jpg"))  # not below REAL/ or FAKE/: left out
+    report = evaluate_uploads([("mine.zip", zipped), loose], stand_in_detector(),
+                              models_dir=tmp_path)
+    assert report["counts"] == {"REAL": 8, "FAKE": 8} and report["images"] == 16
+    curve = report["models"]["bright"]["roc_curve"]
+    assert curve["x"][0] == 0 and curve["x"][-1] == 1
+    frame = results_frame(report)
+    assert list(frame["model"]) == ["bright", "contrast", predict.ENSEMBLE]
+    only_real = {k: v for k, v in cifake_files(4).items() if "/REAL/" in k}
+    zipped = write_zip(tmp_path / "real.zip", only_real).read_bytes()
+    with pytest.raises(DataError, match="No images below a FAKE/ folder"):
+        evaluate_uploads([("real.zip", zipped)], stand_in_detector())

@@ -26,6 +26,7 @@ __all__ = [
     "SUMMARY_DIR",
     "TEST_FRACTION",
     "Listing",
+    "label_of",
     "parse_class",
     "read_member",
     "resolve_source",
@@ -220,6 +221,12 @@ def _folder_names(source: Path) -> list[str]:
         rel = Path(root).relative_to(source)
         names.extend((rel / f).as_posix() for f in files)
     return names
+
+
+def label_of(name: str) -> int | None:
+    """0 (REAL) or 1 (FAKE) for a file path below a REAL/ or FAKE/ folder, else None."""
+    row = _classify(name)
+    return None if row is None else row[1]
 
 
 def _classify(name: str) -> tuple[str, int, int] | None:
