@@ -1,5 +1,6 @@
-"""Check an image: every model's verdict on an uploaded, camera or random test image, what the
-models see, heat maps of why, and whether the verdicts survive re-saving and resizing."""
+"""Check an image: every model's verdict on an uploaded, camera or random test image (or an
+abstention when the input is unlike the training images), what the models see, heat maps of why,
+and whether the verdicts survive harmless changes."""
 
 import streamlit as st
 
@@ -20,8 +21,9 @@ CAVEAT = (
 )
 
 st.title("Check an image")
-st.markdown("Give the models an image and see what each one says, what it looked at, and "
-            "whether the verdict survives re-saving and resizing.")
+st.markdown("Give the models an image and see what each one says, whether the image is like "
+            "the ones they learned from, what they looked at, and whether the verdict survives "
+            "harmless changes.")
 detector = _model_cache.detector()
 if detector is None:
     st.stop()
