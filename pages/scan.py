@@ -76,7 +76,11 @@ with st.expander("Evaluate on your own labelled images", icon=":material/rule:")
                 st.plotly_chart(comparison_figures.curves_figure(curves, "roc", "own"),
                                 key="own_roc")
             st.markdown("**Most confident mistakes of the ensemble**")
-            st.dataframe(result["models"][predict.ENSEMBLE]["mistakes"], hide_index=True)
+            mistakes = result["models"][predict.ENSEMBLE]["mistakes"]
+            if len(mistakes):
+                st.dataframe(mistakes, hide_index=True)
+            else:
+                st.caption("None: the ensemble got every image right.")
             for error in result["errors"]:
                 st.caption(_widgets.escape_markdown(f"Unreadable: {error['path']}: "
                                                     f"{error['message']}"))
