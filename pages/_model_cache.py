@@ -5,6 +5,7 @@ scores, tile scores and heat maps keyed on the models' sha256."""
 
 from __future__ import annotations
 
+import json
 from functools import partial
 
 import numpy as np
@@ -57,9 +58,15 @@ def pca_sweep() -> dict | None:
 # ---------------------------------------------------------------- loaded models
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=16)
-def predictor(name: str, sha: str) -> Predictor:
-    """A loaded model (once per process and file version ``sha``, from its report)."""
+def _predictor(name: str, sha: str, calibration: str) -> Predictor:
     return load_predictor(name)
+
+
+def predictor(name: str, sha: str) -> Predictor:
+    """A loaded model (once per process, file version ``sha`` and calibration in its report:
+    re-evaluating a model re-fits its calibration without changing its file)."""
+    report = next((r for r in model_reports() if r["name"] == name), {})
+    return _predictor(name, sha, json.dumps(report.get("calibration"), sort_keys=True))
 
 
 def detector(names: tuple[str, ...] | None = None,
@@ -77,8 +84,10 @@ def detector(names: tuple[str, ...] | None = None,
 
 
 def _versions(detector: Detector) -> tuple:
-    """What a detector's results depend on: each model's file digest and the ensemble."""
-    return tuple((n, p.sha256) for n, p in detector.predictors.items()), tuple(detector.ensemble)
+    """What a detector's results depend on: each model's file digest and calibration, and the
+    ensemble."""
+    return (tuple((n, p.sha256, json.dumps(p.calibration, sort_keys=True))
+                  for n, p in detector.predictors.items()), tuple(detector.ensemble))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

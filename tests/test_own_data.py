@@ -55,6 +55,10 @@ def test_cli_evaluate_on(tmp_path):
     assert report["models"]["logreg"]["cifake_test_accuracy"] == pytest.approx(0.679, abs=0.01)
     missing = run_cli("evaluate", "--on", tmp_path / "nowhere", "--model", "logreg")
     assert missing.returncode == 2 and "error: No file or folder" in missing.stderr
+    before = (tmp_path / "out.json").read_text()
+    kept = run_cli("evaluate", "--on", folder, "--model", "logreg", "--json", tmp_path / "out.json")
+    assert kept.returncode == 2 and "exists" in kept.stderr
+    assert (tmp_path / "out.json").read_text() == before  # the user's file is kept
 
 
 def test_evaluate_uploads_labels_by_folder(tmp_path):

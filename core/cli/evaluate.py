@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from core.models.evaluate import main as evaluate_cifake
 
@@ -29,8 +30,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--model", action="append", dest="models", metavar="NAME",
                         help="evaluate this model (repeatable; default: every evaluated model)")
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     parser.add_argument("--models-dir", default=str(MODELS_DIR), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.json and Path(args.json).exists() and not args.overwrite:
+        raise ValueError(f"{args.json} exists; choose another name or pass --overwrite")
     detector = load_detector(args.models, models_dir=args.models_dir)
     with progress_bar("Evaluating") as progress:
         report = evaluate_on(args.on, detector, models_dir=args.models_dir, progress=progress)

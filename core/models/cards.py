@@ -11,7 +11,7 @@ __all__ = ["INTENDED_USE", "model_card"]
 INTENDED_USE = {
     "flagship": ("The most accurate verdict on one CIFAKE-like image (32x32, JPEG q75, "
                  "CIFAR-10 content vs Stable Diffusion 1.4).",
-                 "Folder scans on a CPU (about 17 times slower than the scanner); images from "
+                 "Folder scans on a CPU (many times slower than the scanner: see Speed); images from "
                  "other generators, other sizes or other compression, where it was never tested."),
     "scanner": ("Scoring whole folders fast: the default of Batch scan and the scan command.",
                 "A final word on one contested image: the flagship is more accurate."),
