@@ -4,10 +4,10 @@ and whether the verdicts survive harmless changes."""
 
 import streamlit as st
 
-from core.data.imageio import CIFAKE_JPEG_QUALITY, enlarge
+from core.data.imageio import CIFAKE_JPEG_QUALITY, enlarge, png_bytes
 from core.data.sources import CLASS_NAMES, LABELS, read_member
 from core.detect import ood, predict, verdict_figures
-from core.detect.explain import COLORMAPS, METHODS, overlay, png_bytes
+from core.detect.explain import COLORMAPS, METHODS, overlay
 from pages import _data, _model_cache, _router, _widgets
 
 _router.ensure_router()

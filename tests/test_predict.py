@@ -269,7 +269,8 @@ def explainer(tiny_cnn):
 
 @pytest.mark.parametrize("method", ["Grad-CAM", "Grad-CAM++", "Score-CAM (faster)", "SmoothGrad"])
 def test_heatmaps_depend_on_the_image(explainer, method):
-    from core.detect.explain import overlay, png_bytes
+    from core.data.imageio import png_bytes
+    from core.detect.explain import overlay
 
     assert explainer.default_layer == "last_conv" and explainer.layers[-1] == "last_conv"
     first, second = (explainer.heatmap(image, method) for image in TWO_IMAGES)

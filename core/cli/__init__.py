@@ -30,6 +30,9 @@ COMMANDS = {
     "adversarial": "FGSM and PGD accuracy against epsilon per CNN -> models/adversarial.json",
     "ood": "fit and measure the off-distribution score (abstention) -> models/ood.json",
     "stability": "unstable share and accuracy of stable verdicts -> models/stability.json",
+    "generator": "train the project's own GAN or VAE on REAL images, or sample fakes from one",
+    "generalize": "cross-generator matrix and every model on every fake source -> "
+                  "models/generalization.json",
 }
 
 

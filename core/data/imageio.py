@@ -30,6 +30,7 @@ __all__ = [
     "describe_image",
     "enlarge",
     "estimate_jpeg_quality",
+    "png_bytes",
     "resize_square",
 ]
 
@@ -211,3 +212,11 @@ def describe_image(data: bytes) -> ImageInfo:
                          int(getattr(image, "n_frames", 1)), quality, exact)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise ImageError("not an image, or a format that cannot be read") from None
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """PNG encoding of an RGB uint8 image."""
+    ok, buf = cv2.imencode(".png", image[:, :, ::-1])
+    if not ok:
+        raise ValueError("the image could not be encoded as PNG")
+    return buf.tobytes()

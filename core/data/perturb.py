@@ -10,15 +10,20 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["STABILITY_CHECKS", "blur", "center_crop", "gray_world", "jpeg", "mirror", "noise",
-           "rescale", "shift"]
+__all__ = ["STABILITY_CHECKS", "blur", "center_crop", "encode_jpeg", "gray_world", "jpeg", "mirror",
+           "noise", "rescale", "shift"]
+
+
+def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
+    """One uint8 RGB image as JPEG bytes of ``quality`` (1-100; standard IJG tables, 4:2:0)."""
+    return cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])[1].tobytes()
 
 
 def jpeg(images: np.ndarray, quality: int) -> np.ndarray:
     """Re-encode every image as a JPEG of ``quality`` (1-100) and decode it again."""
     out = np.empty_like(images)
     for i, image in enumerate(images):
-        ok, buf = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+        buf = np.frombuffer(encode_jpeg(image, quality), np.uint8)
         out[i] = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
     return out
 

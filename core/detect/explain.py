@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["COLORMAPS", "METHODS", "Explainer", "conv_layers", "overlay", "png_bytes"]
+__all__ = ["COLORMAPS", "METHODS", "Explainer", "conv_layers", "overlay"]
 
 METHODS = ("Grad-CAM", "Grad-CAM++", "Score-CAM (faster)", "SmoothGrad")
 COLORMAPS = {"jet": cv2.COLORMAP_JET, "inferno": cv2.COLORMAP_INFERNO,
@@ -93,10 +93,3 @@ def overlay(image: np.ndarray, heat: np.ndarray, *, opacity: float = 0.5,
     blended = (1 - opacity) * image.astype(np.float32) + opacity * colours
     return blended.round().clip(0, 255).astype(np.uint8)
 
-
-def png_bytes(image: np.ndarray) -> bytes:
-    """PNG encoding of an RGB uint8 image."""
-    ok, buf = cv2.imencode(".png", image[:, :, ::-1])
-    if not ok:
-        raise ValueError("the image could not be encoded as PNG")
-    return buf.tobytes()

@@ -12,6 +12,7 @@ __all__ = [
     "accuracy_at",
     "choose_threshold",
     "ensemble_scores",
+    "frechet_distance",
     "threshold_metrics",
     "calibration",
     "score_report",
@@ -129,3 +130,16 @@ def _thin(x: np.ndarray, y: np.ndarray, n: int = N_CURVE_POINTS) -> dict:
         keep = np.unique(np.linspace(0, len(x) - 1, n).round().astype(int))
         x, y = x[keep], y[keep]
     return {"x": np.round(x, 5).tolist(), "y": np.round(y, 5).tolist()}
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two sets of feature rows (the FID formula,
+    in whatever feature space ``a`` and ``b`` come from)."""
+    from scipy.linalg import sqrtm
+
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = sqrtm(cov_a @ cov_b)
+    root = root.real if np.iscomplexobj(root) else root
+    diff = a.mean(axis=0) - b.mean(axis=0)
+    return float(max(diff @ diff + np.trace(cov_a + cov_b - 2 * root), 0.0))

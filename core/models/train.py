@@ -42,7 +42,7 @@ from core.models.classical import CLASSICAL
 from core.models.evaluate import evaluate_model, hardware
 from core.models.references import MODEL_REFERENCES, REFERENCES
 
-__all__ = ["CHECKPOINT_DIR", "TrainConfig", "train"]
+__all__ = ["CHECKPOINT_DIR", "TrainConfig", "fit_keras", "train"]
 
 CHECKPOINT_DIR = Path(os.environ.get("CIFAKE_CHECKPOINTS", REPO_ROOT / "data" / "checkpoints"))
 DISTILL_WEIGHT = 0.5  # share of the teacher's P(FAKE) in a distilled target
@@ -70,27 +70,37 @@ class TrainConfig:
     teacher: str | None = None  # a saved model whose P(FAKE) is distilled into this one
     resume: bool = False  # continue an interrupted run from its checkpoint
     mixed_precision: bool = False
+    fakes: tuple[str, ...] = ()  # extra fake sources (core.models.fake_sources) to learn from
+    fakes_n: int = 10_000  # training images per extra source (a ninth of it for validation)
     command: str = ""  # the command line that started the run, when there was one
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         self.name = self.name or self.model
         self.augment = tuple(self.augment)
+        self.fakes = tuple(self.fakes)
 
 
 def train(config: TrainConfig, dataset: Dataset, *,
-          models_dir: str | os.PathLike = MODELS_DIR, verbose: int = 1) -> dict:
-    """Train, save the model and its report atomically, evaluate it; returns the report."""
+          models_dir: str | os.PathLike = MODELS_DIR, generators_dir: str | os.PathLike | None = None,
+          verbose: int = 1) -> dict:
+    """Train, save the model and its report atomically, evaluate it; returns the report.
+    ``config.fakes`` come from the generators in ``generators_dir`` (default
+    ``models/generators``)."""
     train_rows, val_rows = train_val_rows(dataset, val_fraction=config.val_fraction,
                                           seed=config.seed, limit=config.limit)
     initial = _initial_state(config.init)
     start = time.perf_counter()
     if config.model in CLASSICAL:
+        if config.fakes:
+            raise ValueError("extra fake sources (--fakes) train Keras models only")
         path, family, params, history = _train_classical(config, dataset, train_rows,
                                                          models_dir)
     else:
-        path, family, params, history = _train_keras(config, dataset, train_rows,
-                                                     val_rows, models_dir, verbose)
+        train_part, val_part = (_with_fakes(config, dataset, rows, part, generators_dir)
+                                for rows, part in ((train_rows, "train"), (val_rows, "val")))
+        path, family, params, history = _train_keras(config, train_part, val_part,
+                                                     dataset.size, models_dir, verbose)
     seconds = time.perf_counter() - start + history.pop("earlier_seconds", 0.0)
     reference = MODEL_REFERENCES.get(config.model)
     report = {
@@ -104,7 +114,9 @@ def train(config: TrainConfig, dataset: Dataset, *,
         "input_size": dataset.size,
         "data": {"source": Path(dataset.source).name, "fingerprint": dataset.fingerprint},
         "split": {"seed": config.seed, "val_fraction": config.val_fraction,
-                  "n_train": int(len(train_rows)), "n_val": int(len(val_rows))},
+                  "n_train": int(len(train_rows)), "n_val": int(len(val_rows)),
+                  **({"extra_fakes": {"sources": list(config.fakes), "n_train_each": config.fakes_n,
+                                      "n_val_each": config.fakes_n // 9}} if config.fakes else {})},
         "training": {**{k: v for k, v in asdict(config).items() if k not in ("name", "notes")},
                      "history": history, "seconds": round(seconds, 1),
                      "hardware": hardware(), "initial": initial},
@@ -114,6 +126,22 @@ def train(config: TrainConfig, dataset: Dataset, *,
     }
     write_report(report, models_dir)
     return evaluate_model(config.name, dataset, models_dir=models_dir)
+
+
+def _with_fakes(config: TrainConfig, dataset: Dataset, rows: np.ndarray, part: str,
+                generators_dir) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels of ``rows``, followed by ``config.fakes``' images of ``part``."""
+    from core.models.fake_sources import source_images
+    from core.models.generators import GENERATORS_DIR
+
+    images, labels = [dataset.images[rows]], [dataset.labels[rows]]
+    for source in config.fakes:
+        n = config.fakes_n if part == "train" else config.fakes_n // 9
+        fakes = source_images(source, dataset, part, n, seed=config.seed,
+                              generators_dir=generators_dir or GENERATORS_DIR)
+        images.append(fakes)
+        labels.append(np.ones(len(fakes), dtype=labels[0].dtype))
+    return np.concatenate(images), np.concatenate(labels)
 
 
 def _initial_state(init: str | None) -> dict | None:
@@ -174,43 +202,51 @@ def _batches(images, labels, batch_size, augment, seed, teacher=None):
     return Batches()
 
 
-def _train_keras(config, dataset, train_rows, val_rows, models_dir, verbose):
+def fit_keras(model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
+              config: TrainConfig, *, callbacks: list = (), teacher=None, verbose: int = 1):
+    """Compile ``model`` (AdamW, cosine schedule with one warm-up epoch, binary cross-entropy)
+    and fit it on uint8 ``train`` images and labels with ``config``'s schedule and augmentation;
+    early stopping on ``val`` loss restores the best epoch."""
+    import keras
+
+    steps = math.ceil(len(train[0]) / config.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate / 10, decay_steps=steps * config.epochs,
+        warmup_target=config.learning_rate, warmup_steps=steps)
+    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
+                  loss=keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing),
+                  metrics=["accuracy"])
+    model.fit(
+        _batches(*train, config.batch_size, config.augment, config.seed, teacher),
+        validation_data=(val[0].astype(np.float32), val[1].astype(np.float32)),
+        epochs=config.epochs, verbose=verbose,
+        callbacks=[*callbacks, keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.patience, restore_best_weights=True)],
+    )
+    return model
+
+
+def _train_keras(config, train, val, size, models_dir, verbose):
     import keras
 
     from core.models.deep import BACKBONES, build_model
 
     keras.utils.set_random_seed(config.seed)
-    shape = (dataset.size, dataset.size, 3)
+    shape = (size, size, 3)
     checkpoint = _checkpoint_dir(config)
     teacher = (keras.saving.load_model(config.teacher, safe_mode=True, compile=False)
                if config.teacher else None)
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
+        log = _epoch_log(checkpoint / "history.json")
         with _strategy_scope():
             model = build_model(config.model, shape, config.weights, config.width)
             if config.init:
                 initial = keras.saving.load_model(config.init, safe_mode=True, compile=False)
                 model.set_weights(initial.get_weights())
-            steps = math.ceil(len(train_rows) / config.batch_size)
-            schedule = keras.optimizers.schedules.CosineDecay(
-                config.learning_rate / 10, decay_steps=steps * config.epochs,
-                warmup_target=config.learning_rate, warmup_steps=steps)
-            model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
-                          loss=keras.losses.BinaryCrossentropy(
-                              label_smoothing=config.label_smoothing),
-                          metrics=["accuracy"])
-        x_val = dataset.images[val_rows].astype(np.float32)
-        y_val = dataset.labels[val_rows].astype(np.float32)
-        log = _epoch_log(checkpoint / "history.json")
-        model.fit(
-            _batches(dataset.images[train_rows], dataset.labels[train_rows], config.batch_size,
-                     config.augment, config.seed, teacher),
-            validation_data=(x_val, y_val), epochs=config.epochs, verbose=verbose,
-            callbacks=[keras.callbacks.BackupAndRestore(str(checkpoint / "backup")), log,
-                       keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
-                                                     restore_best_weights=True)],
-        )
+            fit_keras(model, train, val, config, teacher=teacher, verbose=verbose, callbacks=[
+                keras.callbacks.BackupAndRestore(str(checkpoint / "backup")), log])
     finally:
         keras.mixed_precision.set_global_policy("float32")
     if config.mixed_precision:  # saved models are float32 (Grad-CAM needs it)
@@ -315,6 +351,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--teacher", help="distil this saved model's P(FAKE) into the new one")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from its checkpoint")
+    parser.add_argument("--fakes", nargs="*", default=[], metavar="SOURCE",
+                        help="also learn from these fake sources (gan, vae, ...: "
+                             "core.models.fake_sources); their images count as FAKE")
+    parser.add_argument("--fakes-n", type=int, default=TrainConfig.fakes_n,
+                        help="training images per extra fake source (default %(default)s)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="train in bfloat16 (fast on CPUs with AMX); saved in float32")
     args = parser.parse_args(argv)
@@ -324,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed, limit=args.limit, weights=args.weights, init=args.init,
         width=args.width, label_smoothing=args.label_smoothing, weight_decay=args.weight_decay,
         teacher=args.teacher, resume=args.resume, mixed_precision=args.mixed_precision,
+        fakes=tuple(args.fakes), fakes_n=args.fakes_n,
         command=" ".join(["python -m core train", *(argv if argv is not None else sys.argv[1:])]),
     )
     try:

@@ -1,0 +1,167 @@
+"""How detectors fare on generators they never saw: the cross-generator matrix, every shipped
+model on every fake source, Fréchet distances of the sources, and the off-distribution score on
+them (``python -m core generalize`` -> ``models/generalization.json``).
+
+The matrix trains one detector architecture afresh on REAL vs each fake source and on REAL vs
+every source but one, with the same seed, sizes and schedule, and tests each on every source:
+the REAL side of a test is always CIFAKE's leak-free test REAL, the FAKE side that source's test
+images (``core.models.fake_sources``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from core.data.dataset import Dataset
+from core.detect import ood
+from core.models.artifacts import MODELS_DIR, list_reports, load_predictor, write_json
+from core.models.evaluate import hardware
+from core.models.fake_sources import SOURCES, real_images, source_images
+from core.models.generators import GENERATORS_DIR
+from core.models.metrics import accuracy_at, frechet_distance
+from core.models.train import TrainConfig, fit_keras
+from core.progress import ProgressFn, silent, subrange
+
+__all__ = ["REPORT", "FEATURES_MODEL", "build_generalization", "train_sets"]
+
+REPORT = "generalization.json"
+FEATURES_MODEL = "flagship"  # whose penultimate features the Fréchet distances use
+
+
+def train_sets(sources: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Each source alone, then every source but one (when there are three or more)."""
+    alone = [(s,) for s in sources]
+    but_one = [tuple(s for s in sources if s != left) for left in sources] if len(sources) > 2 else []
+    return alone + but_one
+
+
+def _test_row(p_real: np.ndarray, p_fake: np.ndarray, threshold: float) -> dict:
+    y = np.r_[np.zeros(len(p_real)), np.ones(len(p_fake))]
+    p = np.r_[p_real, p_fake]
+    return {"auroc": round(float(roc_auc_score(y, p)), 4),
+            "accuracy": round(accuracy_at(p, y, threshold), 4),
+            "fake_recall": round(float(np.mean(p_fake >= threshold)), 4)}
+
+
+def _matrix(real: dict, fakes: dict, sources, *, architecture, n_train, epochs, seed,
+            progress) -> list[dict]:
+    import keras
+
+    from core.models.deep import build_model
+
+    rows = []
+    sets = train_sets(sources)
+    for i, trained_on in enumerate(sets):
+        progress(i / len(sets), f"matrix: training on {' + '.join(trained_on)}")
+        parts = {}
+        for part, n in (("train", n_train), ("val", n_train // 9)):
+            share = n // len(trained_on)  # the fakes are split equally among the sources
+            x_fake = np.concatenate([fakes[s][part][:share] for s in trained_on])
+            x = np.concatenate([real[part][:len(x_fake)], x_fake])
+            parts[part] = (x, np.r_[np.zeros(len(x) - len(x_fake)), np.ones(len(x_fake))])
+        config = TrainConfig(architecture, epochs=epochs, augment=("flip",), seed=seed,
+                             patience=epochs)
+        keras.utils.set_random_seed(seed)
+        start = time.perf_counter()
+        model = fit_keras(build_model(architecture), parts["train"], parts["val"], config,
+                          verbose=0)
+        seconds = time.perf_counter() - start
+        score = lambda x: np.asarray(model.predict(x.astype(np.float32), batch_size=1024,  # noqa: E731
+                                                   verbose=0)).reshape(-1)
+        p_real = score(real["test"])
+        rows.append({
+            "trained_on": list(trained_on), "n_train": int(len(parts["train"][0])),
+            "seconds": round(seconds, 1),
+            "tests": {s: _test_row(p_real, score(fakes[s]["test"]), 0.5) for s in sources},
+        })
+    return rows
+
+
+def _shipped(real_test: np.ndarray, fakes: dict, sources, models_dir, progress) -> dict:
+    """Every shipped model's AUROC, accuracy at its threshold and share of fakes caught on
+    every source."""
+    out = {}
+    reports = list_reports(models_dir)
+    for i, report in enumerate(reports):
+        progress(i / len(reports), f"shipped models: {report['name']}")
+        predictor = load_predictor(report["name"], models_dir)
+        p_real = predictor.predict(real_test)
+        threshold = float(report.get("threshold", 0.5))
+        out[report["name"]] = {
+            "family": report.get("family"), "threshold": threshold,
+            "extra_fakes": report.get("split", {}).get("extra_fakes", {}).get("sources", []),
+            "tests": {s: _test_row(p_real, predictor.predict(fakes[s]["test"]), threshold)
+                      for s in sources}}
+    return out
+
+
+def _distances_and_ood(real: dict, fakes: dict, sources, models_dir, features_model
+                       ) -> tuple[dict, dict]:
+    """Fréchet distances to REAL test in the features of ``features_model``, and the
+    off-distribution score's flag rate and AUROC (REAL test vs each source) per fitted model."""
+    predictor = load_predictor(features_model, models_dir)
+    real_test = predictor.features(real["test"])
+    distances = {"features": f"{features_model} penultimate layer "
+                             f"({real_test.shape[1]} dimensions), not Inception: not comparable "
+                             "with published FID",
+                 "REAL train": round(frechet_distance(predictor.features(real["train"]),
+                                                      real_test), 2)}
+    for s in sources:
+        distances[s] = round(frechet_distance(predictor.features(fakes[s]["test"]), real_test), 2)
+    flags = {}
+    for name, gaussian in ood.load_gaussians(models_dir).items():
+        model = load_predictor(name, models_dir)
+        base = gaussian.score(model.features(real["test"]))
+        entry = {"REAL test": round(float(np.mean(base > 1)), 4)}
+        for s in sources:
+            scores = gaussian.score(model.features(fakes[s]["test"]))
+            entry[s] = {"flag_rate": round(float(np.mean(scores > 1)), 4),
+                        "auroc_vs_real": round(float(roc_auc_score(
+                            np.r_[np.zeros(len(base)), np.ones(len(scores))],
+                            np.r_[base, scores])), 4)}
+        flags[name] = entry
+    return distances, flags
+
+
+def build_generalization(dataset: Dataset, sources: tuple[str, ...] = tuple(SOURCES), *,
+                         architecture: str = "scanner", n_train: int = 16_000,
+                         n_test: int = 2000, epochs: int = 3, seed: int = 0,
+                         features_model: str = FEATURES_MODEL,
+                         models_dir: str | os.PathLike = MODELS_DIR,
+                         generators_dir: str | os.PathLike = GENERATORS_DIR,
+                         command: str = "", progress: ProgressFn = silent) -> dict:
+    """Measure everything in ``models/generalization.json`` and write it; returns the report.
+
+    ``n_train`` images (half REAL, half fake) train each matrix detector, a ninth of that
+    validates it, and ``n_test`` REAL plus ``n_test`` fakes per source test every model.
+    """
+    start = time.perf_counter()
+    half = n_train // 2
+    sizes = {"train": half, "val": half // 9, "test": n_test}
+    real = {part: real_images(dataset, part, n, seed=seed) for part, n in sizes.items()}
+    fakes = {}
+    for i, s in enumerate(sources):
+        make = subrange(progress, 0.1 * i / len(sources), 0.1 * (i + 1) / len(sources))
+        fakes[s] = {part: source_images(s, dataset, part, n, seed=seed,
+                                        generators_dir=generators_dir, progress=make)
+                    for part, n in sizes.items()}
+    matrix = _matrix(real, fakes, sources, architecture=architecture, n_train=n_train,
+                     epochs=epochs, seed=seed, progress=subrange(progress, 0.1, 0.8))
+    shipped = _shipped(real["test"], fakes, sources, models_dir, subrange(progress, 0.8, 0.95))
+    distances, flags = _distances_and_ood(real, fakes, sources, models_dir, features_model)
+    progress(1.0, "done")
+    report = {
+        "command": command, "hardware": hardware(),
+        "seconds": round(time.perf_counter() - start, 1),
+        "sources": {s: {"family": SOURCES[s].family, "title": SOURCES[s].title} for s in sources},
+        "setup": {"architecture": architecture, "n_train": n_train, "n_val": n_train // 9,
+                  "n_test_each": n_test, "epochs": epochs, "augment": ["flip"], "seed": seed,
+                  "real_test": "CIFAKE leak-free test REAL", "threshold": 0.5},
+        "matrix": matrix, "shipped": shipped, "frechet": distances, "ood": flags,
+    }
+    write_json(report, REPORT, models_dir)
+    return report
