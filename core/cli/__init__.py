@@ -30,6 +30,7 @@ COMMANDS = {
     "adversarial": "FGSM and PGD accuracy against epsilon per CNN -> models/adversarial.json",
     "ood": "fit and measure the off-distribution score (abstention) -> models/ood.json",
     "stability": "unstable share and accuracy of stable verdicts -> models/stability.json",
+    "serve": "the detectors over HTTP (FastAPI): /predict, /predict/batch, /explain, /docs",
 }
 
 
