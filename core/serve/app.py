@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartParser
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -58,7 +59,7 @@ def create_app(service: Service, *, token: str | None = None,
         yield
         pool.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc with bundled scripts: no CDN needed
         title="CIFAKE Explorer prediction service",
         summary="The verdicts of Check an image and Batch scan over HTTP.",
         description="P(FAKE) per model, the ensemble verdict (or an abstention for inputs unlike "
