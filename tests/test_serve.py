@@ -178,6 +178,9 @@ def test_other_bad_requests_get_4xx_with_a_detail(client, service):
     for case, (answer, status, detail) in cases.items():
         assert (case, answer.status_code) == (case, status)
         assert detail in str(answer.json()["detail"]), case
+    with TestClient(create_app(service, timeout_s=0.001)) as hasty:
+        answer = hasty.post("/predict", files={"file": image})
+    assert answer.status_code == 504 and "longer than the 0.001 s limit" in answer.json()["detail"]
     small = Service(service.detector, max_batch_bytes=10_000)
     with TestClient(create_app(small)) as tight:
         members = {f"{i}.jpg": jpeg(i, (64, 64)) for i in range(12)}  # ~2 kB each
