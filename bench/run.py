@@ -133,6 +133,63 @@ def _no_zip(path: Path):
     raise SystemExit(f"bench_predict reads JPEGs from the CIFAKE zip; {path} is a folder")
 
 
+def bench_api(path: Path, clients: int = 16, requests: int = 25) -> None:
+    """The prediction service as ``python -m core serve`` runs it, on a loopback port: ``clients``
+    concurrent clients each sending ``requests`` single CIFAKE test JPEGs to ``/predict``
+    (default models and stability check); requests/s over the whole run, p50 and p95 latency."""
+    import os
+    import socket
+    import subprocess
+    import zipfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    with zipfile.ZipFile(path) if path.is_file() else _no_zip(path) as archive:
+        names = [n for n in archive.namelist() if n.startswith("test/") and n.endswith(".jpg")]
+        images = [(n.rsplit("/", 1)[1], archive.read(n)) for n in names[:clients * requests]]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen([sys.executable, "-m", "core", "serve", "--port", str(port)],
+                              cwd=root, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("python -m core serve did not start")
+            try:
+                httpx.get(f"{base}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.5)
+
+        def one_client(index: int) -> list[float]:
+            latencies = []
+            with httpx.Client(base_url=base, timeout=60) as http:
+                for image in images[index * requests:(index + 1) * requests]:
+                    start = time.perf_counter()
+                    answer = http.post("/predict", files={"file": image})
+                    latencies.append(time.perf_counter() - start)
+                    if answer.status_code != 200 or "verdict" not in answer.json():
+                        raise SystemExit(f"/predict answered {answer.status_code}: {answer.text}")
+            return latencies
+
+        one_client(0)  # warm-up: connections, the first requests through the pool
+        with ThreadPoolExecutor(clients) as pool:
+            latencies, seconds = timed(lambda: [t for c in pool.map(one_client, range(clients))
+                                                for t in c])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    emit("api_requests_per_s", len(latencies) / seconds,
+         f"requests/s ({clients} clients x {requests} images, scanner)")
+    emit("api_p50_ms", 1000 * float(np.percentile(latencies, 50)), "ms")
+    emit("api_p95_ms", 1000 * float(np.percentile(latencies, 95)), "ms")
+
+
 def bench_backbones(epoch_images: int = 81_000) -> None:
     """Training cost of each keras.applications backbone from scratch at 32x32: images/s over a
     few batches and the implied minutes per epoch of CIFAKE's training split."""
@@ -158,7 +215,7 @@ def bench_backbones(epoch_images: int = 81_000) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="CIFAKE zip or folder (default: as the app finds it)")
-    parser.add_argument("--only", choices=["data", "models", "predict", "backbones"],
+    parser.add_argument("--only", choices=["data", "models", "predict", "api", "backbones"],
                         help="run one group only")
     args = parser.parse_args()
     path = resolve_source(args.data)
@@ -168,6 +225,8 @@ def main() -> None:
         bench_models(path)
     if args.only in (None, "predict"):
         bench_predict(path)
+    if args.only in (None, "api"):
+        bench_api(path)
     if args.only in (None, "backbones"):
         bench_backbones()
 

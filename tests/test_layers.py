@@ -12,7 +12,7 @@ from helpers import REPO_ROOT
 CORE = REPO_ROOT / "core"
 # lowest first; a module may import its own layer and any layer before it
 LAYERS = ["core.errors", "core.progress", "core.data", "core.analysis", "core.models",
-          "core.detect", "core.labs", "core.cli"]
+          "core.detect", "core.labs", "core.serve", "core.cli"]
 RANK = {"core.errors": 0, "core.progress": 0, **{name: i for i, name in enumerate(LAYERS)}}
 
 

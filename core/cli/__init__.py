@@ -33,6 +33,7 @@ COMMANDS = {
     "generator": "train the project's own GAN or VAE on REAL images, or sample fakes from one",
     "generalize": "cross-generator matrix and every model on every fake source -> "
                   "models/generalization.json",
+    "serve": "the detectors over HTTP (FastAPI): /predict, /predict/batch, /explain, /docs",
 }
 
 

@@ -215,8 +215,8 @@ def describe_image(data: bytes) -> ImageInfo:
 
 
 def png_bytes(image: np.ndarray) -> bytes:
-    """PNG encoding of an RGB uint8 image."""
-    ok, buf = cv2.imencode(".png", image[:, :, ::-1])
+    """PNG encoding of an RGB or a grey (2-D) uint8 image."""
+    ok, buf = cv2.imencode(".png", image if image.ndim == 2 else image[:, :, ::-1])
     if not ok:
         raise ValueError("the image could not be encoded as PNG")
     return buf.tobytes()

@@ -92,4 +92,3 @@ def overlay(image: np.ndarray, heat: np.ndarray, *, opacity: float = 0.5,
     colours = cv2.cvtColor(colours, cv2.COLOR_BGR2RGB).astype(np.float32)
     blended = (1 - opacity) * image.astype(np.float32) + opacity * colours
     return blended.round().clip(0, 255).astype(np.uint8)
-
