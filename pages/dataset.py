@@ -14,7 +14,7 @@ from core.analysis.embed import MAX_SAMPLE, SPACES
 from core.analysis.features import FEATURES
 from core.data.imageio import enlarge
 from core.data.sources import CLASS_NAMES, LABELS, SPLITS
-from pages import _data, _model_cache, _router, _widgets
+from pages import _data, _router, _widgets
 
 _router.ensure_router()
 
@@ -220,6 +220,8 @@ def embedding_map():
         "faithful but clusters overlap more). Select dots with the lasso or box to see the "
         "images below."
     )
+    from pages import _model_cache  # imported here: the other tabs load faster without it
+
     c1, c2, c3, c4 = st.columns(4)
     # each CNN's features are a space too; a model loads only once its space is picked
     spaces = SPACES if index is None else {**SPACES, **_model_cache.model_spaces(_data.image_size())}
