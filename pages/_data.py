@@ -1,6 +1,7 @@
-"""The data source of every page: the sidebar's dataset path and image size, the dataset decoded
-and its features, statistics, embeddings and duplicate groups computed once per process, random
-test images, and uploaded files decoded once per content."""
+"""The data source of every page: the sidebar's dataset path and image size, the source's listing
+(and whether it is the CIFAKE of the committed summary), the dataset decoded and its features,
+statistics, embeddings and duplicate groups computed once per process, a few images read without
+decoding the rest, random test images, and uploaded files decoded once per content."""
 
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ from core.analysis.summary import (
     read_committed_embedding,
     read_committed_stats,
 )
-from core.data.dataset import DEFAULT_SIZE, Dataset, load_dataset
+from core.data.dataset import DEFAULT_SIZE, Dataset, decode_rows, load_dataset
 from core.data.imageio import ImageInfo, decode_image, describe_image
-from core.data.quality import duplicate_report, leakfree_test_mask
-from core.data.sources import LABELS, SPLITS, resolve_source, scan_source
+from core.data.quality import leakfree_test_mask
+from core.data.sources import (
+    LABELS, SPLITS, Listing, Rows, listing_fingerprint, resolve_source, scan_source,
+)
 from core.errors import DataError, ImageError
 from pages._widgets import escape_markdown, progress_into
 
@@ -88,12 +91,23 @@ def file_counts(path: Path) -> dict:
     return listing_counts(str(path), _mtime(path))
 
 
-@st.cache_data(show_spinner="Listing files…", max_entries=8)
+@st.cache_resource(show_spinner="Listing files…", max_entries=4)
+def listing(path: str, mtime: int) -> Listing:
+    """The source's listing (no decoding); raises DataError."""
+    return scan_source(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _listing_fingerprint(path: str, mtime: int) -> str:
+    return listing_fingerprint(listing(path, mtime))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
 def listing_counts(path: str, mtime: int) -> dict:
     """Counts per split and label from the file listing (no decoding); raises DataError."""
-    listing = scan_source(path)
+    found = listing(path, mtime)
     return {
-        split: {label: int(((listing.splits == s) & (listing.labels == lab)).sum())
+        split: {label: int(((found.splits == s) & (found.labels == lab)).sum())
                 for lab, label in enumerate(LABELS)}
         for s, split in enumerate(SPLITS)
     }
@@ -131,22 +145,44 @@ def memo(key: tuple, compute, *, keep: int = 16):
         return value
 
 
-def loaded_dataset() -> tuple[Dataset, np.ndarray, DatasetStats] | None:
-    """The chosen dataset with its features and statistics, decoding and computing with a
-    progress bar the first time; None (with the reason shown) when no dataset is usable."""
+def source_listing() -> Listing | None:
+    """The chosen source's listing, or None when there is no usable source."""
+    path, _ = source()
+    return None if path is None else listing(str(path), _mtime(path))
+
+
+def committed_match() -> DatasetStats | None:
+    """The committed statistics when the chosen source is the CIFAKE they describe (the same
+    listing fingerprint) at their image size, so nothing needs decoding to show them; else None."""
+    path, _ = source()
+    stats = committed_stats()
+    if path is None or stats is None or image_size() != stats.meta["size"]:
+        return None
+    matches = _listing_fingerprint(str(path), _mtime(path)) == stats.meta.get("listing_fingerprint")
+    return stats if matches else None
+
+
+def images(index: Rows, rows) -> np.ndarray:
+    """The images of the given rows: from the decoded dataset, or read from the source when
+    ``index`` is its listing (fast for a few rows: nothing else is decoded)."""
+    rows = np.asarray(rows, dtype=int)
+    if isinstance(index, Dataset):
+        return index.images[rows]
+    return decode_rows(index, rows, image_size())
+
+
+def decoded_dataset() -> Dataset | None:
+    """The chosen dataset decoded (with a progress bar the first time, and the skipped files
+    listed); None (with the reason shown) when no dataset is usable."""
     path, _ = source()
     if path is None:
         return None
     placeholder = st.empty()
-    progress = progress_into(placeholder)
     size = image_size()
     try:
         dataset = memo(("dataset", str(path), _mtime(path), size),
-                       lambda: load_dataset(path, size=size, progress=progress), keep=2)
-        features = memo(("features", dataset.fingerprint),
-                        lambda: dataset_features(dataset, progress=progress))
-        stats = memo(("stats", dataset.fingerprint),
-                     lambda: dataset_stats(dataset, features, progress=progress))
+                       lambda: load_dataset(path, size=size, progress=progress_into(placeholder)),
+                       keep=2)
     except DataError as exc:
         placeholder.empty()
         st.error(escape_markdown(f"Cannot use {path}: {exc}"), icon=":material/error:")
@@ -156,7 +192,35 @@ def loaded_dataset() -> tuple[Dataset, np.ndarray, DatasetStats] | None:
         with st.expander(f"{len(dataset.skipped):,} file(s) skipped: not readable as images"):
             st.dataframe({"file": [p for p, _ in dataset.skipped],
                           "reason": [r for _, r in dataset.skipped]}, hide_index=True)
-    return dataset, features, stats
+    return dataset
+
+
+def features_of(dataset: Dataset) -> np.ndarray:
+    """``feature_table`` of every image, with a progress bar the first time."""
+    placeholder = st.empty()
+    features = memo(("features", dataset.fingerprint),
+                    lambda: dataset_features(dataset, progress=progress_into(placeholder)))
+    placeholder.empty()
+    return features
+
+
+def stats_of(dataset: Dataset) -> DatasetStats:
+    """The dataset's statistics (and features), with a progress bar the first time."""
+    features = features_of(dataset)
+    placeholder = st.empty()
+    stats = memo(("stats", dataset.fingerprint),
+                 lambda: dataset_stats(dataset, features, progress=progress_into(placeholder)))
+    placeholder.empty()
+    return stats
+
+
+def loaded_dataset() -> tuple[Dataset, np.ndarray, DatasetStats] | None:
+    """The chosen dataset with its features and statistics, decoding and computing with a
+    progress bar the first time; None (with the reason shown) when no dataset is usable."""
+    dataset = decoded_dataset()
+    if dataset is None:
+        return None
+    return dataset, features_of(dataset), stats_of(dataset)
 
 
 def embedding(dataset: Dataset, features: np.ndarray, *, space: str, method: str, n: int,
@@ -172,12 +236,6 @@ def embedding(dataset: Dataset, features: np.ndarray, *, space: str, method: str
     )
     placeholder.empty()
     return result
-
-
-def duplicate_groups(dataset: Dataset) -> list[np.ndarray]:
-    """Row indices of each group of identical images (largest first), cached per dataset."""
-    return memo(("duplicates", dataset.fingerprint),
-                lambda: duplicate_report(dataset.hashes, dataset.labels, dataset.splits).groups)
 
 
 def _leakfree(dataset: Dataset) -> np.ndarray:

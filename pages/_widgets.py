@@ -6,10 +6,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.analysis.stats import DatasetStats
-from core.data.dataset import Dataset
 from core.data.imageio import enlarge
-from core.data.sources import CLASS_NAMES, LABELS
+from core.data.sources import CLASS_NAMES, LABELS, Rows
 
 KAGGLE_URL = "https://www.kaggle.com/datasets/birdy654/cifake-real-and-ai-generated-synthetic-images"
 
@@ -59,14 +57,14 @@ def image_grid(images: list[np.ndarray], captions: list[str], *, columns: int = 
             col.image(enlarge(image, scale), caption=caption)
 
 
-def class_filter(stats: DatasetStats, *, key: str) -> str:
-    """A select box over ``stats.classes`` ("all" shown as "All classes")."""
+def class_filter(classes: list[str], *, key: str) -> str:
+    """A select box over class names, ``"all"`` first (shown as "All classes")."""
     return st.selectbox(
-        "CIFAR class", stats.classes, key=key,
+        "CIFAR class", classes, key=key,
         format_func=lambda c: "All classes" if c == "all" else c,
         help="Every statistic on this page can be restricted to one CIFAR-10 class.",
     )
 
 
-def caption_for(dataset: Dataset, row: int) -> str:
-    return f"{LABELS[dataset.labels[row]]} · {CLASS_NAMES[dataset.classes[row]]}"
+def caption_for(index: Rows, row: int) -> str:
+    return f"{LABELS[index.labels[row]]} · {CLASS_NAMES[index.classes[row]]}"

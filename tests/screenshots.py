@@ -174,8 +174,9 @@ def run_action(page, action: str | None, uploads: Path) -> None:
         page.wait_for_timeout(2000)
         wait_until_idle(page)
     else:
-        page.get_by_role("tab", name=action, exact=True).click()
+        page.get_by_role("tab", name=action, exact=True).click()  # reruns: only that tab runs
         page.wait_for_timeout(1000)
+        wait_until_idle(page)
 
 
 def capture(out_dir: Path, *, port: int = 8599, env: dict | None = None, views=VIEWS,

@@ -48,7 +48,10 @@ def array(value) -> np.ndarray:
     return np.asarray(value)
 
 
-def open_dataset_page(at: AppTest) -> AppTest:
+def open_dataset_page(at: AppTest, tab: str | None = None) -> AppTest:
+    """The Dataset page, on ``tab`` when given (only the open tab runs)."""
+    if tab is not None:
+        at.session_state["dataset_tab"] = tab
     at.run()
     at.switch_page("pages/dataset.py")
     return at.run()
@@ -73,7 +76,7 @@ def test_home_with_missing_path_says_so(tmp_path):
 
 
 def test_dataset_page_without_data_uses_committed_statistics(tmp_path):
-    at = open_dataset_page(app(str(tmp_path)))
+    at = open_dataset_page(app(str(tmp_path)), "Duplicates & leak")
     assert not at.exception
     assert "No dataset loaded" in texts(at, "info")
     assert "need the CIFAKE images" in texts(at, "info")
@@ -83,15 +86,22 @@ def test_dataset_page_without_data_uses_committed_statistics(tmp_path):
         "Test images leaked from train": "378",
         "Leak-free test images": "19,622",
     }
-    assert len(at.get("plotly_chart")) == 12
-    assert len(at.get("image")) == 0
+    # every statistics tab draws from the committed numbers
+    charts = {}
+    for tab in ("Pixels & colour", "Blur & background", "Box plots", "Spectrum", "Embedding map"):
+        at.session_state["dataset_tab"] = tab
+        at.run()
+        assert not at.exception
+        charts[tab] = at.get("plotly_chart")
+        assert len(at.get("image")) == 0
+    assert [len(c) for c in charts.values()] == [5, 2, 2, 2, 1]
     # the committed embedding is drawn with all 2,000 points
-    scatter = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    scatter = json.loads(charts["Embedding map"][0].proto.spec)
     assert sum(len(array(trace["x"])) for trace in scatter["data"]) == 2000
 
 
 def test_dataset_page_class_filter_changes_statistics(tmp_path):
-    at = open_dataset_page(app(str(tmp_path)))
+    at = open_dataset_page(app(str(tmp_path)), "Pixels & colour")
     before = at.get("plotly_chart")[0].proto.spec
     at.selectbox(key="dataset_class").set_value("ship").run()
     assert not at.exception
@@ -109,7 +119,6 @@ def test_dataset_page_with_tiny_folder_shows_images_and_skipped_file(tmp_path):
     assert not at.exception
     assert "120 images at 32x32" in texts(at, "caption")
     assert "1 file(s) skipped" in " ".join(e.label for e in at.expander)
-    assert metrics(at)["Test images leaked from train"] == "0"
     assert len(at.get("image")) >= 48  # the sample grid (120 images available, 48 shown)
     # reshuffling draws a different sample
     first = [img.proto.imgs[0].caption for img in at.get("image")[:48]]
@@ -118,6 +127,10 @@ def test_dataset_page_with_tiny_folder_shows_images_and_skipped_file(tmp_path):
     at.selectbox(key="grid_label").set_value("FAKE").run()
     captions = [img.proto.imgs[0].caption for img in at.get("image")[:48]]
     assert captions and all(c.startswith("FAKE") for c in captions)
+    at.session_state["dataset_tab"] = "Duplicates & leak"
+    at.run()
+    assert not at.exception
+    assert metrics(at)["Test images leaked from train"] == "0"
 
 
 @pytest.mark.real_data
@@ -131,8 +144,12 @@ def test_home_and_dataset_with_real_cifake(cifake_zip):
     at.run()
     assert not at.exception
     assert "120,000 images at 32x32" in texts(at, "caption")
-    assert metrics(at)["Test images leaked from train"] == "378"
+    assert "the CIFAKE of the committed summary" in texts(at, "caption")
     assert len(at.get("image")) >= 48
+    at.session_state["dataset_tab"] = "Duplicates & leak"
+    at.run()
+    assert metrics(at)["Test images leaked from train"] == "378"
+    assert len(at.get("image")) == 24  # 12 leaked pairs, read from the zip by path
     assert len(at.get("plotly_chart")) == 12
 
 
@@ -420,6 +437,7 @@ import json, sys
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file(sys.argv[1], default_timeout=300)
 at.session_state["data_path"] = sys.argv[2]
+at.session_state["dataset_tab"] = "Embedding map"
 at.run()
 at.switch_page("pages/dataset.py")
 at.run()
@@ -446,3 +464,59 @@ def test_dataset_page_imports_no_tensorflow_until_a_cnn_space_is_picked(tmp_path
             if r["family"] == "cnn"]
     assert sorted(shown["options"]) == sorted(["pixels", "features", *(f"CNN: {n}" for n in cnns)])
     assert shown["after"] and shown["embedded"].startswith("cnn-lenet-")
+
+
+def summary_of(folder: Path):
+    """The statistics ``python -m core stats`` would commit for ``folder``."""
+    from core.analysis.features import feature_table
+    from core.analysis.stats import compute_stats
+    from core.data.dataset import load_dataset
+    from core.data.sources import listing_fingerprint, scan_source
+
+    dataset = load_dataset(folder, cache_dir=None)
+    stats = compute_stats(dataset, feature_table(dataset.images))
+    stats.meta["listing_fingerprint"] = listing_fingerprint(scan_source(folder))
+    return stats
+
+
+def test_dataset_page_with_the_summary_data_decodes_nothing(tmp_path, monkeypatch):
+    """The committed summary's own data: every tab draws from the summary and reads only the
+    images it shows; nothing is decoded in full, no feature computed."""
+    from pages import _data
+
+    folder = make_tiny_dataset(tmp_path / "tiny")
+    summary = summary_of(folder)
+    heavy = []
+    monkeypatch.setattr(_data, "committed_stats", lambda: summary)
+    monkeypatch.setattr(_data, "load_dataset", lambda *a, **k: heavy.append("decode"))
+    monkeypatch.setattr(_data, "dataset_features", lambda *a, **k: heavy.append("features"))
+    at = open_dataset_page(app(str(folder)))
+    assert not at.exception
+    assert "the CIFAKE of the committed summary" in texts(at, "caption")
+    assert len(at.get("image")) == 48  # the sample grid, read file by file
+    at.session_state["dataset_tab"] = "Pixels & colour"
+    at.run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    expected = np.asarray(summary.group("all", "REAL")["pixel_hist"][0])
+    assert array(spec["data"][0]["y"]) == pytest.approx(expected / expected.sum(), rel=1e-6)
+    at.session_state["dataset_tab"] = "Blur & background"
+    at.run()
+    assert len(at.get("image")) == 24  # the top background scores, by path
+    assert not at.exception and heavy == []
+
+
+def test_dataset_page_with_other_data_computes_its_own_charts(tmp_path, monkeypatch):
+    """Same file names as the summary's data but one file changed: the page decodes this data
+    and draws its own statistics in the tab that needs them."""
+    from pages import _data
+
+    folder = make_tiny_dataset(tmp_path / "tiny")
+    summary = summary_of(folder)
+    changed = folder / "train" / "REAL" / "0.jpg"
+    changed.write_bytes(changed.read_bytes() + b"\0")
+    monkeypatch.setattr(_data, "committed_stats", lambda: summary)
+    at = open_dataset_page(app(str(folder)), "Box plots")
+    assert not at.exception
+    assert "the CIFAKE of the committed summary" not in texts(at, "caption")
+    assert "120 images at 32x32" in texts(at, "caption")
+    assert len(at.get("plotly_chart")) == 2

@@ -10,8 +10,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.decomposition import PCA
-from sklearn.preprocessing import StandardScaler
 
 from core.analysis.features import flatten
 from core.progress import ProgressFn, silent
@@ -98,6 +96,8 @@ def space_matrix(space: str, images: np.ndarray, features: np.ndarray, *,
     """The sampled rows expressed in one of ``spaces``, standardised per column."""
     if space not in spaces:
         raise ValueError(f"unknown space {space!r}; choose from {sorted(spaces)}")
+    from sklearn.preprocessing import StandardScaler  # imported on use: pages load faster
+
     matrix = np.asarray(spaces[space].matrix(images, features), dtype=np.float32)
     return StandardScaler().fit_transform(matrix).astype(np.float32)
 
@@ -126,6 +126,8 @@ def embed(
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
+    from sklearn.decomposition import PCA  # imported on use: pages load faster
+
     n = len(matrix)
     if method == "pca":
         progress(0.5, "PCA")

@@ -32,6 +32,7 @@ ALL = "all"
 N_BINS = 40
 N_OUTLIERS = 25  # most extreme outliers kept per side of each box
 N_TOP_BACKGROUND = 12
+N_LEAK_EXAMPLES = 12  # leaked groups whose paths are kept, to show them without the hashes
 LOG_SCALE_FEATURES = ("laplacian_var",)  # heavy-tailed: log-spaced bins
 _FEATURE_INDEX = {name: i for i, name in enumerate(FEATURES)}
 
@@ -45,7 +46,8 @@ class DatasetStats:
     meta : dict
         ``source``, ``fingerprint``, ``size``, ``n_images``.
     counts, class_counts, duplicates : dict
-        As returned by ``Dataset.counts``, ``Dataset.class_counts`` and ``duplicate_report``.
+        As returned by ``Dataset.counts``, ``Dataset.class_counts`` and ``duplicate_report``
+        (its summary, plus ``leak_examples``: the paths of the first leaked groups).
     feature_edges : dict
         Histogram bin edges per feature (shared by all groups).
     groups : dict
@@ -91,7 +93,10 @@ def compute_stats(
         ``feature_table(dataset.images)``.
     """
     progress(0.0, "Duplicate report")
-    duplicates = duplicate_report(dataset.hashes, dataset.labels, dataset.splits).summary
+    report = duplicate_report(dataset.hashes, dataset.labels, dataset.splits)
+    leaked = [g for g in report.groups if len(set(dataset.splits[g])) > 1]
+    duplicates = {**report.summary, "leak_examples": [dataset.paths[g].tolist()
+                                                      for g in leaked[:N_LEAK_EXAMPLES]]}
     edges = {name: _edges(features[:, i], name) for name, i in _FEATURE_INDEX.items()}
     progress(0.1, "Frequency spectra")
     logmag, power = _spectra(dataset, progress)

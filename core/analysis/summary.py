@@ -2,7 +2,8 @@
 
 ``write_summary`` (``python -m core stats``) writes ``data/summary/stats.json`` and
 ``data/summary/embedding.json``: numbers only, so the app can show full-dataset statistics and
-embedding coordinates to users who have not downloaded CIFAKE.
+embedding coordinates to users who have not downloaded CIFAKE, and at once to users whose data
+is the same CIFAKE (``meta.listing_fingerprint``: known from the file listing, before decoding).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from core.analysis.features import FEATURES, feature_table
 from core.analysis.stats import DatasetStats, compute_stats
 from core.data.dataset import CACHE_DIR, Dataset
 from core.data.files import save_array_atomic, write_atomic
-from core.data.sources import SUMMARY_DIR
+from core.data.sources import SUMMARY_DIR, listing_fingerprint, scan_source
 from core.progress import ProgressFn, silent, subrange
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
 
 EMBEDDING_SAMPLE = 2000
 _VERSION = "1"
+_STATS_FILE = "stats-v2.json"  # v2: duplicates has leak_examples (features stay valid)
 
 
 def dataset_features(
@@ -56,7 +58,7 @@ def dataset_stats(
     progress: ProgressFn = silent,
 ) -> DatasetStats:
     """``compute_stats(dataset, features)``, read from or saved to the disk cache."""
-    path = _cache_path(cache_dir, dataset, "stats.json")
+    path = _cache_path(cache_dir, dataset, _STATS_FILE)
     if path is not None and path.exists():
         return DatasetStats.from_json(path.read_text())
     stats = compute_stats(dataset, features, progress=progress)
@@ -110,6 +112,7 @@ def write_summary(
     ``out_dir``/stats.json and ``out_dir``/embedding.json. Returns the written paths."""
     features = dataset_features(dataset, progress=subrange(progress, 0.0, 0.3))
     stats = dataset_stats(dataset, features, progress=subrange(progress, 0.3, 0.5))
+    stats.meta["listing_fingerprint"] = listing_fingerprint(scan_source(dataset.source))
     coords, rows = {}, None
     runs = [(space, method) for space in ("pixels", "features") for method in ("pca", "tsne")]
     for k, (space, method) in enumerate(runs):

@@ -15,13 +15,13 @@ import numpy as np
 
 from core.data.imageio import decode_image, resize_square
 from core.data.sources import (
-    CLASS_NAMES, LABELS, REPO_ROOT, SPLITS, Listing, scan_source, source_identity,
+    CLASS_NAMES, LABELS, REPO_ROOT, SPLITS, Listing, Rows, scan_source, source_identity,
     stratified_split,
 )
 from core.errors import DataError, ImageError
 from core.progress import ProgressFn, silent
 
-__all__ = ["DEFAULT_SIZE", "CACHE_DIR", "Dataset", "load_dataset", "train_val_rows"]
+__all__ = ["DEFAULT_SIZE", "CACHE_DIR", "Dataset", "decode_rows", "load_dataset", "train_val_rows"]
 
 DEFAULT_SIZE = 32
 CACHE_DIR = Path(os.environ.get("CIFAKE_CACHE", REPO_ROOT / "data" / "cache"))
@@ -30,7 +30,7 @@ MAX_ARRAY_BYTES = 3 * 2**30  # refuse sizes whose decoded arrays would not fit c
 
 
 @dataclass(frozen=True)
-class Dataset:
+class Dataset(Rows):
     """Decoded images and their metadata, row-aligned.
 
     Attributes
@@ -60,9 +60,6 @@ class Dataset:
     skipped: list[tuple[str, str]]
     split_given: bool
 
-    def __len__(self) -> int:
-        return len(self.labels)
-
     @property
     def size(self) -> int:
         return self.images.shape[1]
@@ -76,31 +73,11 @@ class Dataset:
         digest.update(str(self.size).encode())
         return digest.hexdigest()
 
-    def sample(
-        self, n: int, *, seed: int = 0, split: int | None = None, label: int | None = None,
-        class_index: int | None = None, mask: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Up to ``n`` random row indices among rows matching the given split, label and class
-        and, when given, the boolean row ``mask``."""
-        keep = np.ones(len(self), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-        for values, wanted in ((self.splits, split), (self.labels, label),
-                               (self.classes, class_index)):
-            if wanted is not None:
-                keep = keep & (values == wanted)
-        rows = np.flatnonzero(keep)
-        return np.random.default_rng(seed).choice(rows, size=min(n, len(rows)), replace=False)
-
     def subset(self, rows: np.ndarray) -> Dataset:
         """A dataset of the given rows only (in the given order), from the same source."""
         return dataclasses.replace(
             self, images=self.images[rows], labels=self.labels[rows], splits=self.splits[rows],
             classes=self.classes[rows], paths=self.paths[rows], hashes=self.hashes[rows])
-
-    def rows_of(self, paths) -> np.ndarray:
-        """Row index of each path (``paths`` are sorted in the dataset); -1 where absent."""
-        paths = np.asarray(paths, dtype=str)
-        pos = np.clip(np.searchsorted(self.paths, paths), 0, len(self) - 1)
-        return np.where(self.paths[pos] == paths, pos, -1)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Images per split and label: ``{"train": {"REAL": n, "FAKE": n}, "test": {...}}``."""
@@ -188,6 +165,21 @@ def load_dataset(
         _write_cache(entry, dataset)
     progress(1.0, "Decoded")
     return dataset
+
+
+def decode_rows(listing: Listing, rows, size: int = DEFAULT_SIZE) -> np.ndarray:
+    """The images of the given listing rows only, resized to ``size`` x ``size`` (an unreadable
+    file gives a grey square): what a page needs to show a few images before, or without,
+    decoding the whole source."""
+    images = np.full((len(rows), size, size, 3), 128, dtype=np.uint8)
+    for i, (_, data) in enumerate(listing.read_rows(rows)):
+        try:
+            if isinstance(data, OSError):
+                raise ImageError(str(data))
+            images[i] = resize_square(decode_image(data), size)
+        except ImageError:
+            continue
+    return images
 
 
 def _decode(listing: Listing, size: int, progress: ProgressFn) -> Dataset:

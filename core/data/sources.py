@@ -8,6 +8,7 @@ class (``TEST_FRACTION`` to test), so the same source always splits the same way
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -26,7 +27,9 @@ __all__ = [
     "SUMMARY_DIR",
     "TEST_FRACTION",
     "Listing",
+    "Rows",
     "label_of",
+    "listing_fingerprint",
     "parse_class",
     "read_member",
     "resolve_source",
@@ -56,8 +59,42 @@ _CIFAKE_NAME = re.compile(r"^\d+(?: \((\d+)\))?\.jpe?g$", re.IGNORECASE)
 _IGNORED_PARTS = ("__MACOSX",)
 
 
+class Rows:
+    """Row look-ups shared by a listing and a decoded dataset (rows sorted by ``paths``)."""
+
+    labels: np.ndarray
+    splits: np.ndarray
+    classes: np.ndarray
+    paths: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def sample(
+        self, n: int, *, seed: int = 0, split: int | None = None, label: int | None = None,
+        class_index: int | None = None, mask: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Up to ``n`` random row indices among rows matching the given split, label and class
+        and, when given, the boolean row ``mask``."""
+        keep = np.ones(len(self), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+        for values, wanted in ((self.splits, split), (self.labels, label),
+                               (self.classes, class_index)):
+            if wanted is not None:
+                keep = keep & (values == wanted)
+        rows = np.flatnonzero(keep)
+        return np.random.default_rng(seed).choice(rows, size=min(n, len(rows)), replace=False)
+
+    def rows_of(self, paths) -> np.ndarray:
+        """Row index of each path (``paths`` are sorted); -1 where absent."""
+        paths = np.asarray(paths, dtype=str)
+        if not len(self):
+            return np.full(len(paths), -1)
+        pos = np.clip(np.searchsorted(self.paths, paths), 0, len(self) - 1)
+        return np.where(self.paths[pos] == paths, pos, -1)
+
+
 @dataclass(frozen=True)
-class Listing:
+class Listing(Rows):
     """The images a source holds, before decoding.
 
     Attributes
@@ -79,6 +116,10 @@ class Listing:
     classes: np.ndarray
     split_given: bool
 
+    @functools.cached_property
+    def paths(self) -> np.ndarray:
+        return np.array(self.members, dtype=str)
+
     @property
     def is_zip(self) -> bool:
         return self.source.is_file()
@@ -88,17 +129,57 @@ class Listing:
         ``OSError`` instance in place of the bytes."""
         if self.is_zip:
             with _open_zip(self.source) as archive:
-                for member in self.members:
-                    try:
-                        yield member, archive.read(member)
-                    except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
-                        yield member, OSError(f"cannot read from zip: {exc}")
+                yield from _read_zip(archive, self.members)
         else:
-            for member in self.members:
-                try:
-                    yield member, (self.source / member).read_bytes()
-                except OSError as exc:
-                    yield member, OSError(f"cannot read file: {exc.strerror or exc}")
+            yield from _read_files(self.source, self.members)
+
+    def read_rows(self, rows):
+        """Like ``read``, for the given rows only; a zip's index is parsed once per process
+        (later calls cost only the files they read)."""
+        members = [self.members[r] for r in rows]
+        if self.is_zip:
+            yield from _read_zip(_shared_zip(self.source, os.stat(self.source).st_mtime_ns),
+                                 members)
+        else:
+            yield from _read_files(self.source, members)
+
+
+def listing_fingerprint(listing: Listing) -> str:
+    """Identity of a source from its listing only (each image's path and byte size, no file
+    read): the same for the zip and its extracted folder, different once a file is added,
+    removed, renamed or changes size. ``Dataset.fingerprint`` (content hashes) is the exact one."""
+    if listing.is_zip:
+        sizes = _shared_zip(listing.source, os.stat(listing.source).st_mtime_ns).NameToInfo
+        size_of = lambda m: sizes[m].file_size  # noqa: E731
+    else:
+        size_of = lambda m: (listing.source / m).stat().st_size  # noqa: E731
+    digest = hashlib.blake2b(digest_size=8)
+    for member in listing.members:
+        digest.update(f"{member}\0{size_of(member)}\n".encode())
+    return digest.hexdigest()
+
+
+def _read_zip(archive: zipfile.ZipFile, members):
+    for member in members:
+        try:
+            yield member, archive.read(member)
+        except (OSError, KeyError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
+            yield member, OSError(f"cannot read from zip: {exc}")
+
+
+def _read_files(source: Path, members):
+    for member in members:
+        try:
+            yield member, (source / member).read_bytes()
+        except OSError as exc:
+            yield member, OSError(f"cannot read file: {exc.strerror or exc}")
+
+
+@functools.lru_cache(maxsize=2)
+def _shared_zip(source: Path, mtime_ns: int) -> zipfile.ZipFile:
+    """An open zip kept for later reads (``ZipFile`` reads are thread-safe); keyed by
+    modification time so a replaced file is opened afresh."""
+    return _open_zip(source)
 
 
 def read_member(source: str | os.PathLike, member: str) -> bytes:
@@ -199,8 +280,8 @@ def scan_source(path: str | os.PathLike) -> Listing:
 
 
 def _zip_names(source: Path) -> list[str]:
-    with _open_zip(source) as archive:
-        return [info.filename for info in archive.infolist() if not info.is_dir()]
+    archive = _shared_zip(source, os.stat(source).st_mtime_ns)
+    return [info.filename for info in archive.infolist() if not info.is_dir()]
 
 
 def _open_zip(source: Path) -> zipfile.ZipFile:
