@@ -72,6 +72,13 @@ VIEWS = [
         ("Attack one image", "FGSM", "adversarial-live"),
         ("Accuracy vs epsilon", "FGSM", "adversarial-curves"),
     ]),
+    ("generalization", [
+        ("Generators", ("Fréchet distance", "decoder images"), "generalization-generators"),
+        ("Cross-generator matrix", "on sources it never saw", "generalization-matrix"),
+        ("Generate a fake now", "Press the button", "generalization-now"),
+        ("button:Generate a fake", ("verdicts say FAKE", "Off-distribution score"),
+         "generalization-fake"),
+    ]),
     ("quiz", [(None, "Human vs machine", "quiz")]),
 ]
 UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'

@@ -265,6 +265,7 @@ def test_lab_pages_without_data_explain_what_they_need(tmp_path):
     for page, kind, expected in [("pages/filters.py", "markdown", "Gray World"),
                                  ("pages/robustness.py", "title", "Robustness lab"),
                                  ("pages/adversarial.py", "markdown", "FGSM"),
+                                 ("pages/generalization.py", "markdown", "never saw"),
                                  ("pages/quiz.py", "title", "Human vs machine")]:
         at.switch_page(page)
         at.run()
@@ -520,3 +521,34 @@ def test_dataset_page_with_other_data_computes_its_own_charts(tmp_path, monkeypa
     assert "the CIFAKE of the committed summary" not in texts(at, "caption")
     assert "120 images at 32x32" in texts(at, "caption")
     assert len(at.get("plotly_chart")) == 2
+
+
+def test_generalization_lab_matrix_and_a_fake_made_on_the_spot(tmp_path):
+    from core.labs.generalization import REPORT
+    from core.models.artifacts import load_predictor, read_json
+    from core.models.generators import load_generator
+
+    at = app(str(tmp_path))
+    at.default_timeout = 120
+    at.session_state["generalization_tab"] = "Cross-generator matrix"
+    at.run()
+    at.switch_page("pages/generalization.py")
+    at.run()
+    assert not at.exception
+    report = read_json(REPORT)
+    heat = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert np.allclose(np.asarray(heat["z"], float),
+                       [[row["tests"][s]["auroc"] for s in report["sources"]]
+                        for row in report["matrix"]])
+    assert "on sources it never saw" in texts(at, "markdown")
+    # generate a fake: every model judges exactly the GAN's image for that seed
+    at.session_state["generalization_tab"] = "Generate a fake now"
+    at.run()
+    at.button(key="gen_now").click().run()
+    assert not at.exception
+    seed = at.session_state["gen_seed"]
+    image = load_generator("gan").sample(1, seed=seed)
+    bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    shown = dict(zip(bars["y"], array(bars["x"])))
+    assert shown["scanner"] == pytest.approx(load_predictor("scanner").predict(image)[0], abs=1e-5)
+    assert f"--seed {seed}" in texts(at, "caption")

@@ -27,6 +27,10 @@ def main(argv: list[str]) -> int:
                         help="REAL test images and test images per source (default %(default)s)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reuse-matrix", action="store_true",
+                        help="keep the matrix of models/generalization.json when its set-up is "
+                             "the same; measure only the shipped models, distances and "
+                             "off-distribution rates again")
     parser.add_argument("--models-dir", default=str(MODELS_DIR))
     parser.add_argument("--generators-dir", default=str(GENERATORS_DIR))
     add_data_arguments(parser)
@@ -36,7 +40,7 @@ def main(argv: list[str]) -> int:
         report = build_generalization(
             dataset, tuple(args.sources), architecture=args.architecture, n_train=args.n_train,
             n_test=args.n_test, epochs=args.epochs, seed=args.seed, models_dir=args.models_dir,
-            generators_dir=args.generators_dir, progress=progress,
+            generators_dir=args.generators_dir, reuse_matrix=args.reuse_matrix, progress=progress,
             command=" ".join(["python -m core generalize", *argv]))
     for row in report["matrix"]:
         cells = "  ".join(f"{s} {t['auroc']:.3f}" for s, t in row["tests"].items())

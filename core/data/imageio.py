@@ -32,6 +32,7 @@ __all__ = [
     "estimate_jpeg_quality",
     "png_bytes",
     "resize_square",
+    "tile",
 ]
 
 MAX_PIXELS = 50_000_000
@@ -220,3 +221,14 @@ def png_bytes(image: np.ndarray) -> bytes:
     if not ok:
         raise ValueError("the image could not be encoded as PNG")
     return buf.tobytes()
+
+
+def tile(images: np.ndarray, columns: int) -> np.ndarray:
+    """Equal-sized RGB images laid out in rows of ``columns`` (white where the last row is
+    short), as one image."""
+    n, height, width = images.shape[:3]
+    rows = -(-n // columns)
+    padded = np.full((rows * columns, height, width, 3), 255, np.uint8)
+    padded[:n] = images
+    return padded.reshape(rows, columns, height, width, 3).swapaxes(1, 2).reshape(
+        rows * height, columns * width, 3)

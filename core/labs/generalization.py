@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 from core.data.dataset import Dataset
 from core.detect import ood
-from core.models.artifacts import MODELS_DIR, list_reports, load_predictor, write_json
+from core.models.artifacts import MODELS_DIR, list_reports, load_predictor, read_json, write_json
 from core.models.evaluate import hardware
 from core.models.fake_sources import SOURCES, real_images, source_images
 from core.models.generators import GENERATORS_DIR
@@ -26,7 +26,7 @@ from core.models.metrics import accuracy_at, frechet_distance
 from core.models.train import TrainConfig, fit_keras
 from core.progress import ProgressFn, silent, subrange
 
-__all__ = ["REPORT", "FEATURES_MODEL", "build_generalization", "train_sets"]
+__all__ = ["REPORT", "FEATURES_MODEL", "build_generalization", "reading", "train_sets"]
 
 REPORT = "generalization.json"
 FEATURES_MODEL = "flagship"  # whose penultimate features the Fréchet distances use
@@ -133,11 +133,14 @@ def build_generalization(dataset: Dataset, sources: tuple[str, ...] = tuple(SOUR
                          features_model: str = FEATURES_MODEL,
                          models_dir: str | os.PathLike = MODELS_DIR,
                          generators_dir: str | os.PathLike = GENERATORS_DIR,
-                         command: str = "", progress: ProgressFn = silent) -> dict:
+                         reuse_matrix: bool = False, command: str = "",
+                         progress: ProgressFn = silent) -> dict:
     """Measure everything in ``models/generalization.json`` and write it; returns the report.
 
     ``n_train`` images (half REAL, half fake) train each matrix detector, a ninth of that
-    validates it, and ``n_test`` REAL plus ``n_test`` fakes per source test every model.
+    validates it, and ``n_test`` REAL plus ``n_test`` fakes per source test every model. With
+    ``reuse_matrix`` the matrix of an existing report with the same set-up and sources is kept
+    (only the shipped models, distances and off-distribution rates are measured again).
     """
     start = time.perf_counter()
     half = n_train // 2
@@ -149,8 +152,15 @@ def build_generalization(dataset: Dataset, sources: tuple[str, ...] = tuple(SOUR
         fakes[s] = {part: source_images(s, dataset, part, n, seed=seed,
                                         generators_dir=generators_dir, progress=make)
                     for part, n in sizes.items()}
-    matrix = _matrix(real, fakes, sources, architecture=architecture, n_train=n_train,
-                     epochs=epochs, seed=seed, progress=subrange(progress, 0.1, 0.8))
+    setup = {"architecture": architecture, "n_train": n_train, "n_val": n_train // 9,
+             "n_test_each": n_test, "epochs": epochs, "augment": ["flip"], "seed": seed,
+             "real_test": "CIFAKE leak-free test REAL", "threshold": 0.5}
+    earlier = read_json(REPORT, models_dir) if reuse_matrix else None
+    if earlier and earlier["setup"] == setup and list(earlier["sources"]) == list(sources):
+        matrix = earlier["matrix"]
+    else:
+        matrix = _matrix(real, fakes, sources, architecture=architecture, n_train=n_train,
+                         epochs=epochs, seed=seed, progress=subrange(progress, 0.1, 0.8))
     shipped = _shipped(real["test"], fakes, sources, models_dir, subrange(progress, 0.8, 0.95))
     distances, flags = _distances_and_ood(real, fakes, sources, models_dir, features_model)
     progress(1.0, "done")
@@ -158,10 +168,26 @@ def build_generalization(dataset: Dataset, sources: tuple[str, ...] = tuple(SOUR
         "command": command, "hardware": hardware(),
         "seconds": round(time.perf_counter() - start, 1),
         "sources": {s: {"family": SOURCES[s].family, "title": SOURCES[s].title} for s in sources},
-        "setup": {"architecture": architecture, "n_train": n_train, "n_val": n_train // 9,
-                  "n_test_each": n_test, "epochs": epochs, "augment": ["flip"], "seed": seed,
-                  "real_test": "CIFAKE leak-free test REAL", "threshold": 0.5},
+        "setup": setup,
         "matrix": matrix, "shipped": shipped, "frechet": distances, "ood": flags,
     }
     write_json(report, REPORT, models_dir)
     return report
+
+
+def reading(report: dict) -> list[str]:
+    """Plain-language sentences on what the matrix shows, from its numbers."""
+    rows = report["matrix"]
+    seen = [t["auroc"] for r in rows for s, t in r["tests"].items() if s in r["trained_on"]]
+    unseen = {s: [r["tests"][s]["auroc"] for r in rows if s not in r["trained_on"]]
+              for s in report["sources"]}
+    all_unseen = [v for values in unseen.values() for v in values]
+    out = [f"On the sources it trained on, a detector reaches AUROC {min(seen):.2f}–{max(seen):.2f}; "
+           f"on sources it never saw, {min(all_unseen):.2f}–{max(all_unseen):.2f} "
+           "(0.5 is a coin toss)."]
+    for s, values in unseen.items():
+        best = max((r for r in rows if s not in r["trained_on"]),
+                   key=lambda r: r["tests"][s]["auroc"])
+        out.append(f"**{s}** unseen: best AUROC {best['tests'][s]['auroc']:.2f}, by the detector "
+                   f"trained on {' + '.join(best['trained_on'])}.")
+    return out

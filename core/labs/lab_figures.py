@@ -8,8 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["adversarial_figure", "filter_matrix_figure", "filter_matrix_frame", "quiz_figure",
-           "robustness_figure"]
+__all__ = ["adversarial_figure", "filter_matrix_figure", "filter_matrix_frame",
+           "generalization_figure", "shipped_sources_figure", "quiz_figure", "robustness_figure"]
 
 _PALETTE = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939"]
@@ -42,6 +42,40 @@ def filter_matrix_figure(report: dict) -> go.Figure:
         hovertemplate="trained on %{y}<br>tested on %{x}<br>accuracy %{z:.1f}%<extra></extra>"))
     fig.update_layout(xaxis_title="tested on", yaxis_title="trained on", height=420,
                       yaxis=dict(autorange="reversed"), margin=dict(l=10, r=10, t=30, b=10))
+    return fig
+
+
+def generalization_figure(report: dict, metric: str = "auroc") -> go.Figure:
+    """Heat map of the cross-generator matrix: training sources (rows) by test source
+    (columns), ``metric`` ("auroc" or "accuracy") in each cell."""
+    sources = list(report["sources"])
+    rows = report["matrix"]
+    names = [" + ".join(r["trained_on"]) for r in rows]
+    z = np.array([[r["tests"][s][metric] for s in sources] for r in rows])
+    seen = np.array([[s in r["trained_on"] for s in sources] for r in rows])
+    text = [[f"{v:.2f}" + ("" if k else " ·unseen") for v, k in zip(zr, kr)]
+            for zr, kr in zip(z, seen)]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=sources, y=names, zmin=0 if metric == "auroc" else 0.5, zmax=1,
+        colorscale="RdBu", text=text, texttemplate="%{text}",
+        colorbar=dict(title=metric.upper() if metric == "auroc" else "accuracy"),
+        hovertemplate="trained on %{y}<br>tested on %{x}<br>%{z:.3f}<extra></extra>"))
+    fig.update_layout(xaxis_title="tested on (REAL side: CIFAKE test REAL)",
+                      yaxis_title="trained on REAL vs", height=120 + 48 * len(rows),
+                      yaxis=dict(autorange="reversed"), margin=dict(l=10, r=10, t=30, b=10))
+    return fig
+
+
+def shipped_sources_figure(report: dict, models: list[str]) -> go.Figure:
+    """Grouped bars: each chosen shipped model's AUROC on each fake source."""
+    fig = go.Figure()
+    for i, source in enumerate(report["sources"]):
+        fig.add_bar(name=source, x=models, marker_color=_PALETTE[i % len(_PALETTE)],
+                    y=[report["shipped"][m]["tests"][source]["auroc"] for m in models],
+                    hovertemplate=f"{source}: AUROC %{{y:.3f}}<extra>%{{x}}</extra>")
+    fig.add_hline(y=0.5, line_dash="dot", annotation_text="chance", annotation_position="bottom right")
+    fig.update_layout(barmode="group", yaxis=dict(title="AUROC", range=[0, 1]), height=380,
+                      legend_title="tested on", margin=dict(l=10, r=10, t=30, b=10))
     return fig
 
 

@@ -29,10 +29,10 @@ __all__ = ["OOD_MODELS", "STABILITY_REPORT", "build_ood", "measure_stability", "
 
 OOD_MODELS = ("scanner", "flagship")  # the models whose features get a fitted Gaussian
 STABILITY_REPORT = "stability.json"
-NOTE = ("No other generator's images exist in this repository yet (the generator zoo of issue "
-        "12), so how well the learned score separates CIFAKE from unseen generators' 32x32 "
-        "JPEGs at quality 75 is not measured; the stand-ins below are size, format, quality and "
-        "degradation changes of CIFAKE test images and synthetic smooth images.")
+NOTE = ("The stand-ins below are size, format, quality and degradation changes of CIFAKE test "
+        "images and synthetic smooth images; how well the learned score separates CIFAKE from "
+        "unseen generators' 32x32 JPEGs at quality 75 (the project's GAN and VAE) is measured by "
+        "`python -m core generalize` in models/generalization.json.")
 
 
 def _encode(image: np.ndarray, ext: str, quality: int = CIFAKE_JPEG_QUALITY) -> bytes:

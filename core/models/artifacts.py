@@ -57,10 +57,13 @@ def save_keras(model, path: str | os.PathLike) -> Path:
 
 
 def save_sklearn(estimator, path: str | os.PathLike) -> Path:
-    """Save a scikit-learn estimator with skops (no pickle), atomically."""
+    """Save a scikit-learn estimator with skops (no pickle; deflate-compressed), atomically."""
+    import zipfile
+
     import skops.io as sio
 
-    return write_atomic(path, sio.dumps(estimator))
+    return write_atomic(path, sio.dumps(estimator, compression=zipfile.ZIP_DEFLATED,
+                                        compresslevel=9))
 
 
 def read_report(name: str, models_dir: str | os.PathLike = MODELS_DIR) -> dict:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from core.data.files import write_atomic
-from core.data.imageio import CIFAKE_JPEG_QUALITY, png_bytes
+from core.data.imageio import CIFAKE_JPEG_QUALITY, png_bytes, tile
 from core.data.perturb import jpeg
 from core.models.artifacts import MODELS_DIR, read_report, save_keras, sha256, write_report
 from core.progress import ProgressFn, silent
@@ -203,8 +203,8 @@ def write_preview(name: str, generators_dir: str | os.PathLike = GENERATORS_DIR)
     rows, columns = PREVIEW
     images = generator.sample(rows * columns, seed=0) if generator.kind == "gan" else \
         generator.decode(rows * columns, seed=0)
-    grid = images.reshape(rows, columns, 32, 32, 3).swapaxes(1, 2).reshape(rows * 32, -1, 3)
-    return write_atomic(Path(generators_dir) / f"{name}_preview.png", png_bytes(grid))
+    return write_atomic(Path(generators_dir) / f"{name}_preview.png",
+                        png_bytes(tile(images, columns)))
 
 
 class _GanStep:
