@@ -13,7 +13,7 @@ from core.labs import generalization, lab_figures
 from core.models.artifacts import read_report
 from core.models.fake_sources import SOURCES
 from core.models.generators import GENERATORS, GENERATORS_DIR, load_generator
-from pages import _data, _model_cache, _router
+from pages import _data, _model_cache, _router, _widgets
 
 _router.ensure_router()
 
@@ -54,11 +54,12 @@ def generators_tab():
         st.markdown(f"**sd14**: {SOURCES['sd14'].title}")
         dataset = _data.decoded_dataset() if _data.source()[0] is not None else None
         if dataset is None:
-            st.info("CIFAKE's FAKE images need the dataset (see the sidebar).")
+            st.caption("CIFAKE's FAKE images need the dataset:")
+            _widgets.get_data_panel()
         else:
             rows = dataset.sample(32, seed=0, split=1, label=LABELS.index("FAKE"))
             st.image(enlarge(tile(dataset.images[rows], 8), max(1, 64 // dataset.size)),
-                     caption=f"{len(rows)} test FAKE images of the dataset", width=512)
+                     caption=f"{len(rows)} test FAKE images of the dataset", width="stretch")
     for column, name in zip(columns[1:], GENERATORS):
         with column:
             st.markdown(f"**{name}**: {SOURCES[name].title}")
@@ -70,7 +71,8 @@ def generators_tab():
                        "32 decoder images from random codes (its fakes on this page are "
                        "reconstructions of REAL photos, which need the dataset)")
             if preview.exists():
-                st.image(enlarge(decode_image(preview.read_bytes()), 2), caption=caption)
+                st.image(enlarge(decode_image(preview.read_bytes()), 2), caption=caption,
+                         width="stretch")
     if zoo:
         table = pd.DataFrame([{
             "generator": name, "kind": r["kind"], "parameters": r["params"],
@@ -87,8 +89,10 @@ def generators_tab():
                                    for k, v in frechet.items() if k != "features"]),
                      hide_index=True)
         st.caption(f"Computed in the features of the {frechet['features']}. \"REAL train\" is "
-                   "real photos against real photos: the floor. Reproduce with "
-                   "`python -m core generalize`.")
+                   "real photos against real photos: the floor. The flagship learned to pull "
+                   "sd14 away from REAL, so sd14 is far in its features by construction; a "
+                   "source close to REAL here is one the flagship's features barely tell "
+                   "apart from photos. Reproduce with `python -m core generalize`.")
     if "vae" in zoo and dataset is not None and dataset.size == 32:
         from core.models.fake_sources import real_images
 

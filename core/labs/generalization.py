@@ -185,6 +185,15 @@ def reading(report: dict) -> list[str]:
     out = [f"On the sources it trained on, a detector reaches AUROC {min(seen):.2f}–{max(seen):.2f}; "
            f"on sources it never saw, {min(all_unseen):.2f}–{max(all_unseen):.2f} "
            "(0.5 is a coin toss)."]
+    alone = {r["trained_on"][0]: np.mean([t["auroc"] for s, t in r["tests"].items()
+                                          if s not in r["trained_on"]])
+             for r in rows if len(r["trained_on"]) == 1}
+    if len(alone) > 1:
+        best, worst = max(alone, key=alone.get), min(alone, key=alone.get)
+        out.append(f"Trained on **{best}** alone, a detector carries best to the others (mean "
+                   f"AUROC {alone[best]:.2f} on them); trained on **{worst}** alone, worst "
+                   f"({alone[worst]:.2f}): what a detector can learn from one generator decides "
+                   "how far it travels.")
     for s, values in unseen.items():
         best = max((r for r in rows if s not in r["trained_on"]),
                    key=lambda r: r["tests"][s]["auroc"])
