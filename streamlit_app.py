@@ -16,6 +16,7 @@ PAGES = [
     ("filters.py", "Filters lab", ":material/filter:"),
     ("robustness.py", "Robustness lab", ":material/shield:"),
     ("adversarial.py", "Adversarial lab", ":material/bolt:"),
+    ("training.py", "Training lab", ":material/model_training:"),
     ("quiz.py", "Human vs machine", ":material/quiz:"),
 ]
 
