@@ -204,8 +204,9 @@ def runs_table() -> None:
              "test AUROC": None if not r.result else r.result["test_auroc"],
              "seconds": None if not r.result else r.result["seconds"]} for r in runs()]
     board = _model_cache.lab_report("leaderboard.json") or []
+    n_train = {r["name"]: r.get("split", {}).get("n_train") for r in _model_cache.model_reports()}
     rows += [{"model": row["name"], "settings": f"shipped {row['family']}",
-              "training images": None, "state": "shipped",
+              "training images": n_train.get(row["name"]), "state": "shipped",
               "test accuracy %": round(100 * row["leakfree_accuracy"], 1),
               "test AUROC": row.get("leakfree_auroc"), "seconds": row.get("train_seconds")}
              for row in board]
@@ -271,10 +272,11 @@ with tab_sweeps:
         st.markdown(
             f"The reference study varied the number of convolutional and dense layers and "
             f"neurons, then L2 and dropout on its best CNN. We repeated it on the real CIFAKE: "
-            f"every model trained with the same seed on the same **{split['n_train']:,}** "
-            f"training images for up to {section['plan']['epochs']} epochs (best validation "
-            f"epoch kept, {split['n_val']:,} validation images), tested on the "
-            f"**{split['n_test']:,}** leak-free test images at P(FAKE) ≥ 0.5.")
+            f"every model trained on the same **{split['n_train']:,}** training images for up "
+            f"to {section['plan']['epochs']} epochs (best validation epoch kept, "
+            f"{split['n_val']:,} validation images), tested on the **{split['n_test']:,}** "
+            f"leak-free test images at P(FAKE) ≥ 0.5; the architectures with seed 0, L2 and "
+            f"dropout with {section['plan']['seeds']} seeds each.")
         arch = section["points"]["architecture"]
         best = max(arch, key=lambda p: p["test_accuracy"])
         worst = min(arch, key=lambda p: p["test_accuracy"])
@@ -296,7 +298,8 @@ with tab_sweeps:
             st.markdown(f"**What it shows:** test accuracy by {finding} ({text}); "
                         f"reference study: {section['reference'][experiment]}.")
         st.caption(f"Reproduce with `{section['command']}` ({len(section['runs'])} runs, "
-                   f"{section.get('total_seconds', 0) / 60:.0f} min on {section['hardware']}). "
+                   f"{sum(r['seconds'] for r in section['runs']) / 60:.0f} min of training on "
+                   f"{section['hardware']}). "
                    "The spread is the standard deviation over seeds.")
         with st.expander("Every run"):
             st.dataframe(pd.DataFrame([{
@@ -332,5 +335,6 @@ with tab_curves:
             "model": r["model"], "share of train": f"{100 * r['fraction']:g} %",
             "training images": r["n_train"], "epochs": r["epochs"],
             "test %": round(100 * r["test_accuracy"], 2), "AUROC": r["test_auroc"],
-            "seconds": r.get("seconds"), "measured": "here" if "seconds" in r else r.get("hardware")}
+            "seconds": r.get("seconds"),
+            "measured": "here" if "seconds" in r else r.get("hardware")}
             for r in [*section["runs"], *section.get("shipped", [])]]), hide_index=True)

@@ -10,6 +10,7 @@ set, the confusion matrix, Grad-CAM maps of a few test images, and the trained m
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import re
@@ -25,7 +26,7 @@ from core.models.artifacts import MODELS_DIR, save_keras, sha256, write_report
 from core.models.knobs import Knobs, describe
 from core.models.quicktrain import Progress, TrainSettings
 
-__all__ = ["HEARTBEAT_TIMEOUT", "Run", "Runner", "save_run"]
+__all__ = ["HEARTBEAT_TIMEOUT", "Run", "Runner", "name_problem", "save_run"]
 
 HEARTBEAT_TIMEOUT = 12.0  # seconds without a heartbeat before a run stops
 N_TEST = 2000  # leak-free test images a finished run is scored on
@@ -207,7 +208,6 @@ def save_run(run: Run, name: str, dataset: Dataset, *,
     existing model. Returns the report."""
     from core.data.imageio import resize_square
     from core.models.evaluate import evaluate_model, hardware
-    import dataclasses
 
     problem = name_problem(name, models_dir)
     if problem:

@@ -60,7 +60,8 @@ def architecture_figure(section: dict) -> go.Figure:
     heads: dict[str, list[dict]] = {}
     for point in section["points"]["architecture"]:
         k = point["knobs"]
-        head = f"{k['dense_layers']} x {k['neurons']} dense" if k["dense_layers"] else "no dense layer"
+        head = (f"{k['dense_layers']} x {k['neurons']} dense" if k["dense_layers"]
+                else "no dense layer")
         heads.setdefault(head, []).append(point)
     for head, rows in sorted(heads.items()):
         rows = sorted(rows, key=lambda p: p["knobs"]["conv_blocks"])

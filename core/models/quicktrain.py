@@ -22,7 +22,8 @@ from core.data.quality import leakfree_test_mask
 from core.data.sources import stratified_split
 from core.models.metrics import threshold_metrics
 
-__all__ = ["OPTIMIZERS", "Progress", "Split", "TrainSettings", "fit", "make_split", "score"]
+__all__ = ["OPTIMIZERS", "VAL_FRACTION", "Progress", "Split", "TrainSettings", "fit", "make_split",
+           "predict", "score"]
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 SPLIT_SEED = 0  # the project's fixed train/validation split

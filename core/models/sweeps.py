@@ -28,8 +28,8 @@ from core.models.evaluate import hardware
 from core.models.knobs import REFERENCE, Knobs, describe
 from core.models.quicktrain import TrainSettings, make_split
 
-__all__ = ["FILE", "REFERENCE_STUDY", "CnnPlan", "CurvePlan", "run_cnn_sweep", "run_curves",
-           "points", "read_sweeps"]
+__all__ = ["DEFAULT_CURVES", "FILE", "REFERENCE_STUDY", "CnnPlan", "CurvePlan", "points",
+           "read_sweeps", "run_cnn_sweep", "run_curves"]
 
 FILE = "sweeps.json"
 # what the reference study reported (accuracy on the CIFAKE test set)
@@ -161,8 +161,9 @@ def run_cnn_sweep(dataset: Dataset, plan: CnnPlan, *, command: str = "",
         _save("cnn", section, models_dir)
         return runs[key]
 
-    grid = [Knobs(conv_blocks=c, dense_layers=d, neurons=n if d else plan.neurons[-1])
-            for c in plan.conv for d in plan.dense for n in (plan.neurons if d else plan.neurons[-1:])]
+    # without a dense layer the neurons do not matter: one run
+    grid = [Knobs(conv_blocks=c, dense_layers=d, neurons=n) for c in plan.conv
+            for d in plan.dense for n in (plan.neurons if d else plan.neurons[-1:])]
     for knobs in grid:
         run(knobs, 0, "architecture")
     best = max(points(section["runs"], "architecture"), key=lambda p: p["val_accuracy"])
@@ -227,11 +228,11 @@ def _shipped(models_dir) -> list[dict]:
         report = read_json(f"{name}.json", models_dir)
         if not report or not report.get("metrics"):
             continue
-        training = report.get("training") or {}
+        training, leakfree = report.get("training") or {}, report["metrics"]["leakfree_test"]
         rows.append({"model": name, "fraction": 1.0, "n_train": report["split"]["n_train"],
                      "epochs": training.get("epochs"),
-                     "test_accuracy": report["metrics"]["leakfree_test"]["at_threshold"]["accuracy"],
-                     "test_auroc": report["metrics"]["leakfree_test"]["roc_auc"],
+                     "test_accuracy": leakfree["at_threshold"]["accuracy"],
+                     "test_auroc": leakfree["roc_auc"],
                      "hardware": training.get("hardware"), "command": training.get("command"),
                      "note": "the shipped model: its own training recipe, full train split"})
     return rows
