@@ -113,7 +113,7 @@ def knob_panel(pool: int, dataset_size: int) -> tuple[Knobs, TrainSettings] | No
     return knobs, settings
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=2.0)
 def live_panel() -> None:
     """The active run's queue position or live chart; reruns the page when it ends."""
     run = active_run()
@@ -199,7 +199,7 @@ def result_panel(run: Run, dataset) -> None:
 def runs_table() -> None:
     rows = [{"model": f"run {r.id} (this session)", "settings": r.label,
              "training images": (r.split_info or {}).get("n_train"),
-             "state": r.state,
+             "state": r.state if r.finished else "in progress (above)",
              "test accuracy %": None if not r.result else round(100 * r.result["test_accuracy"], 1),
              "test AUROC": None if not r.result else r.result["test_auroc"],
              "seconds": None if not r.result else r.result["seconds"]} for r in runs()]
@@ -292,7 +292,7 @@ with tab_sweeps:
             if len(points) < 2:
                 continue
             st.plotly_chart(training_figures.regularisation_figure(section, experiment),
-                            key=f"tl_{experiment}")
+                            key=f"tl_chart_{experiment}")
             text = ", ".join(f"{p['knobs'][experiment]:g}: {percent(p['test_accuracy'])} "
                              f"(± {100 * p['test_accuracy_std']:.1f})" for p in points)
             st.markdown(f"**What it shows:** test accuracy by {finding} ({text}); "
@@ -325,6 +325,14 @@ with tab_curves:
                 f"{percent(ref[0]['test_accuracy'])} with {ref[0]['n_train']:,} training images "
                 f"to {percent(ref[-1]['test_accuracy'])} with {ref[-1]['n_train']:,}: every "
                 "tenfold more images still helps, with diminishing returns.")
+        flagship = [r for r in section["runs"] if r["model"] == "flagship"]
+        if flagship:
+            shares = ", ".join(f"{100 * r['fraction']:g} %" for r in flagship)
+            st.markdown(
+                f"The flagship architecture was measured here only at {shares} of the data: "
+                "on two CPU cores each point costs many minutes, and with so few batches its "
+                "BatchNorm layers are not yet usable. Its star is the shipped flagship, trained "
+                "on a GPU on the whole training split.")
         st.caption(
             "Lines: measured here with the same quick recipe (Adam, learning rate 0.001, fewer "
             "epochs on more data), tested on the leak-free test set at P(FAKE) ≥ 0.5. Stars: "

@@ -84,7 +84,7 @@ VIEWS = [
 TRAINING_RUN = [("training", [
     ("button:Start", "Training lab", "training-queued"),
     ("wait:20", "Validation accuracy", "training-live"),
-    ("wait:90", "Test accuracy", "training-result"),
+    ("wait:100", "Save this run as a model", "training-result"),
 ])]
 UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
 

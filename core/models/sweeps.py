@@ -69,7 +69,9 @@ class CurvePlan:
 
 DEFAULT_CURVES = CurvePlan(models={
     "reference_cnn": ((0.01, 10), (0.03, 6), (0.1, 3), (0.3, 2), (1.0, 1)),
-    "flagship": ((0.01, 8), (0.03, 4)),  # ~100-300 images/s on 2 cores: the rest is shipped
+    # on 2 shared cores one flagship point costs over 10 minutes (training and scoring the
+    # 19,622 test images): only 1 % is measured, the whole split is the shipped model
+    "flagship": ((0.01, 8),),
 })
 
 
