@@ -84,7 +84,7 @@ VIEWS = [
 TRAINING_RUN = [("training", [
     ("button:Start", "Training lab", "training-queued"),
     ("wait:20", "Validation accuracy", "training-live"),
-    ("wait:100", "Save this run as a model", "training-result"),
+    ("wait:120", "Save this run as a model", "training-result"),
 ])]
 UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
 
