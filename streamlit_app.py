@@ -17,6 +17,7 @@ PAGES = [
     ("robustness.py", "Robustness lab", ":material/shield:"),
     ("adversarial.py", "Adversarial lab", ":material/bolt:"),
     ("generalization.py", "Generalization lab", ":material/hub:"),
+    ("training.py", "Training lab", ":material/model_training:"),
     ("quiz.py", "Human vs machine", ":material/quiz:"),
 ]
 

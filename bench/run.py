@@ -238,10 +238,33 @@ def bench_backbones(epoch_images: int = 81_000) -> None:
         emit(f"params_{name}", model.count_params(), "params")
 
 
+def bench_training_lab(path: Path) -> None:
+    """The Training lab's reference settings (the report CNN, 5,000 images, 3 epochs, batch 64)
+    run as the page runs them: seconds from Start to the first progress event and to the
+    result with test scores and Grad-CAM (target: a useful run in under a minute on 2 cores)."""
+    from core.labs.training import Runner
+    from core.models.knobs import REFERENCE
+    from core.models.quicktrain import TrainSettings
+
+    dataset = load_dataset(path)
+    runner = Runner(slots=1, heartbeat_timeout=3600)
+    start = time.perf_counter()
+    run = runner.start(REFERENCE, TrainSettings(epochs=3, batch_size=64, n_train=5000), dataset)
+    while not run.events and not run.finished:
+        time.sleep(0.05)
+    emit("training_lab_first_progress_s", time.perf_counter() - start, "s")
+    run.join()
+    emit("training_lab_reference_run_s", time.perf_counter() - start, "s")
+    emit("training_lab_reference_test_accuracy", run.result["test_accuracy"], "fraction")
+    emit("training_lab_reference_images_per_second",
+         run.split_info["n_train"] * run.result["epochs_run"] / run.result["seconds"], "images/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="CIFAKE zip or folder (default: as the app finds it)")
-    parser.add_argument("--only", choices=["data", "page", "models", "predict", "api", "backbones"],
+    parser.add_argument("--only", choices=["data", "page", "models", "predict", "api", "backbones",
+                                           "training_lab"],
                         help="run one group only")
     args = parser.parse_args()
     path = resolve_source(args.data)
@@ -257,6 +280,8 @@ def main() -> None:
         bench_api(path)
     if args.only in (None, "backbones"):
         bench_backbones()
+    if args.only in (None, "training_lab"):
+        bench_training_lab(path)
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ with tab_training:
 with tab_sweep:
     sweep = _model_cache.pca_sweep()
     if sweep is None:
-        st.info("No PCA sweep yet: run `python -m core sweep`.")
+        st.info("No PCA sweep yet: run `python -m core sweep pca`.")
     else:
         st.markdown("**PCA sweep**: logistic regression on the first *k* principal components "
                     "of the pixels. Few components keep only coarse colour and layout; the "

@@ -80,7 +80,19 @@ VIEWS = [
          "generalization-fake"),
     ]),
     ("quiz", [(None, "Human vs machine", "quiz")]),
+    ("training", [
+        (None, "Training lab", "training-start"),
+        ("Sweeps", "What it shows", "training-sweeps"),
+        ("Learning curves", "Learning curves", "training-curves"),
+    ]),
 ]
+# the Training lab during and after a run with the reference settings (needs the dataset):
+# python -c "from tests.screenshots import *; capture(Path('screenshots'), views=TRAINING_RUN)"
+TRAINING_RUN = [("training", [
+    ("button:Start", "Training lab", "training-queued"),
+    ("wait:20", "Validation accuracy", "training-live"),
+    ("wait:120", "Save this run as a model", "training-result"),
+])]
 UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
 
 
@@ -165,8 +177,8 @@ def write_uploads(folder: Path) -> Path:
 
 
 def run_action(page, action: str | None, uploads: Path) -> None:
-    """One step of a view: None (just look), a tab name, "lasso", "upload:a.jpg,b.jpg" or
-    "button:Label"."""
+    """One step of a view: None (just look), a tab name, "lasso", "upload:a.jpg,b.jpg",
+    "button:Label" or "wait:SECONDS"."""
     if action is None:
         return
     if action == "lasso":
@@ -175,6 +187,9 @@ def run_action(page, action: str | None, uploads: Path) -> None:
         files = [str(uploads / name) for name in action.removeprefix("upload:").split(",")]
         page.locator(UPLOAD_INPUT).first.set_input_files(files)  # the page's main uploader
         page.wait_for_timeout(2000)
+        wait_until_idle(page)
+    elif action.startswith("wait:"):
+        page.wait_for_timeout(1000 * float(action.removeprefix("wait:")))
         wait_until_idle(page)
     elif action.startswith("button:"):
         page.get_by_role("button", name=action.removeprefix("button:"), exact=True).first.click()

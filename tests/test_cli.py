@@ -150,9 +150,9 @@ def imported_packages(*args, cache_dir) -> set[str]:
 
 
 @pytest.mark.parametrize("args", [["--help"], ["info", "--data", "{zip}"], ["stats", "--help"],
-                                  ["sweep", "--help"], ["filters", "--help"],
-                                  ["serve", "--help"], ["generator", "--help"],
-                                  ["generalize", "--help"]])
+                                  ["sweep", "--help"], ["sweep", "cnn", "--help"],
+                                  ["filters", "--help"], ["serve", "--help"],
+                                  ["generator", "--help"], ["generalize", "--help"]])
 def test_commands_without_models_start_without_tensorflow(args, dup_zip, cli_cache):
     imported = imported_packages(*(str(dup_zip) if a == "{zip}" else a for a in args),
                                  cache_dir=cli_cache)

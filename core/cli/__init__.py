@@ -23,7 +23,7 @@ COMMANDS = {
     "stats": "recompute the committed statistics and embeddings (data/summary/)",
     "train": "train a model; write it and its report to models/, then evaluate it",
     "evaluate": "score models on the test sets; update their reports and the leaderboard",
-    "sweep": "logistic regression on k principal components -> models/pca_sweep.json",
+    "sweep": "pca: PCA + logistic regression; cnn: CNN hyperparameters; curves: learning curves",
     "predict": "score image files, folders or zips with the shipped models (CSV, JSON)",
     "filters": "a CNN trained on each filtered train split -> models/filter_matrix.json",
     "robustness": "every model under JPEG, blur, noise, rescaling... -> models/robustness.json",

@@ -1,13 +1,19 @@
-"""``python -m core sweep``: test accuracy of logistic regression on the first k principal
-components of the pixels, written to ``models/pca_sweep.json``."""
+"""``python -m core sweep pca|cnn|curves``: the sweeps behind the Model comparison and the
+Training lab.
+
+- ``pca``: test accuracy of logistic regression on the first k principal components of the
+  pixels -> ``models/pca_sweep.json``;
+- ``cnn``: the reference study's CNN experiments (conv blocks x dense layers x neurons, then L2
+  and dropout on the best) -> ``models/sweeps.json``;
+- ``curves``: learning curves of the reference CNN and the flagship -> ``models/sweeps.json``.
+"""
 
 from __future__ import annotations
 
-from core.analysis.features import flatten
+import sys
+
 from core.cli.common import add_data_arguments, command_parser, load_data
-from core.models.artifacts import MODELS_DIR, write_json
-from core.models.classical import pca_sweep
-from core.progress import progress_bar
+from core.models.artifacts import MODELS_DIR
 
 __all__ = ["main"]
 
@@ -15,12 +21,12 @@ REFERENCE = {"components": [10, 1024], "test_accuracy": [0.714, 0.814],
              "source": "reference study"}
 
 
-def main(argv: list[str]) -> int:
-    parser = command_parser("sweep")
-    add_data_arguments(parser)
-    parser.add_argument("--out", default=str(MODELS_DIR),
-                        help="folder for pca_sweep.json (default %(default)s)")
-    args = parser.parse_args(argv)
+def _pca(args) -> int:
+    from core.analysis.features import flatten
+    from core.models.artifacts import write_json
+    from core.models.classical import pca_sweep
+    from core.progress import progress_bar
+
     dataset = load_data(args.data)
     train, test = dataset.splits == 0, dataset.splits == 1
     with progress_bar("Sweep") as progress:
@@ -37,3 +43,76 @@ def main(argv: list[str]) -> int:
     for row in rows:
         print(f"{row['components']:>5} components: test accuracy {row['test_accuracy']:.4f}")
     return 0
+
+
+def _cnn(args) -> int:
+    from core.models.sweeps import CnnPlan, run_cnn_sweep
+
+    plan = CnnPlan(conv=tuple(args.conv), dense=tuple(args.dense), neurons=tuple(args.neurons),
+                   l2=tuple(args.l2), dropout=tuple(args.dropout), seeds=args.seeds,
+                   n_train=args.train, n_val=args.val, epochs=args.epochs,
+                   batch_size=args.batch_size)
+    dataset = load_data(args.data)
+    section = run_cnn_sweep(dataset, plan, command=args.command, models_dir=args.out,
+                            log=lambda line: print(line, flush=True))
+    print(f"{len(section['runs'])} runs in {section['total_seconds']:.0f} s -> "
+          f"{args.out}/sweeps.json")
+    return 0
+
+
+def _curves(args) -> int:
+    from core.models.sweeps import DEFAULT_CURVES, CurvePlan, run_curves
+
+    schedule = {model: tuple(p for p in DEFAULT_CURVES.models[model]
+                             if args.fractions is None or p[0] in args.fractions)
+                for model in args.models}
+    if args.epochs:
+        schedule = {m: tuple((f, args.epochs) for f, _ in s) for m, s in schedule.items()}
+    dataset = load_data(args.data)
+    section = run_curves(dataset, CurvePlan(models=schedule, n_val=args.val),
+                         command=args.command, models_dir=args.out,
+                         log=lambda line: print(line, flush=True))
+    print(f"{len(section['runs'])} points -> {args.out}/sweeps.json")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    from core.models.sweeps import CnnPlan, DEFAULT_CURVES
+
+    parser = command_parser("sweep")
+    sub = parser.add_subparsers(dest="sweep", required=True, metavar="{pca,cnn,curves}")
+    pca = sub.add_parser("pca", help="logistic regression on k principal components "
+                         "-> models/pca_sweep.json")
+    cnn = sub.add_parser("cnn", help="conv x dense x neurons, then L2 and dropout "
+                         "-> models/sweeps.json")
+    curves = sub.add_parser("curves", help="learning curves of the reference CNN and the "
+                            "flagship -> models/sweeps.json")
+    for p in (pca, cnn, curves):
+        add_data_arguments(p)
+        p.add_argument("--out", default=str(MODELS_DIR), help="folder for the JSON "
+                       "(default %(default)s)")
+    plan = CnnPlan()
+    cnn.add_argument("--conv", type=int, nargs="+", default=plan.conv, help="conv blocks")
+    cnn.add_argument("--dense", type=int, nargs="+", default=plan.dense, help="dense layers")
+    cnn.add_argument("--neurons", type=int, nargs="+", default=plan.neurons)
+    cnn.add_argument("--l2", type=float, nargs="+", default=plan.l2)
+    cnn.add_argument("--dropout", type=float, nargs="+", default=plan.dropout)
+    cnn.add_argument("--seeds", type=int, default=plan.seeds,
+                     help="seeds per L2 and dropout point (default %(default)s)")
+    cnn.add_argument("--train", type=int, default=plan.n_train,
+                     help="training images, a stratified subset (default %(default)s)")
+    cnn.add_argument("--epochs", type=int, default=plan.epochs)
+    cnn.add_argument("--batch-size", type=int, default=plan.batch_size)
+    curves.add_argument("--models", nargs="+", choices=list(DEFAULT_CURVES.models),
+                        default=list(DEFAULT_CURVES.models))
+    curves.add_argument("--fractions", type=float, nargs="+",
+                        help="only these shares of the training split (default: all planned)")
+    curves.add_argument("--epochs", type=int, help="epochs at every point (default: planned "
+                        "per point, fewer on more data)")
+    for p in (cnn, curves):
+        p.add_argument("--val", type=int, default=plan.n_val,
+                       help="validation images (default %(default)s)")
+    args = parser.parse_args(argv)
+    args.command = " ".join(["python -m core sweep", *(argv if argv is not None
+                                                        else sys.argv[2:])])
+    return {"pca": _pca, "cnn": _cnn, "curves": _curves}[args.sweep](args)

@@ -39,7 +39,7 @@ def _training_rows(report: dict) -> list[tuple[str, str]]:
     if report["family"] != "classical":
         history = training.get("history") or {}
         epochs = len(history.get("val_loss", [])) or training.get("epochs")
-        rows.append(("Schedule", (
+        rows.append(("Schedule", training.get("schedule") or (
             f"{epochs} epochs, batch {training.get('batch_size')}, AdamW (peak learning rate "
             f"{training.get('learning_rate')}, weight decay {training.get('weight_decay', 5e-4)}), "
             f"cosine decay, label smoothing {training.get('label_smoothing', 0.0)}; augmentation: "

@@ -1,0 +1,348 @@
+"""Training lab: train a small CNN live (knobs, a live chart, Stop, results, save as a model),
+and the committed sweeps and learning curves beside the reference study."""
+
+import pandas as pd
+import streamlit as st
+
+from core.data.dataset import load_dataset
+from core.data.sources import LABELS
+from core.detect.explain import overlay
+from core.data.imageio import enlarge
+from core.labs import training_figures
+from core.labs.training import HEARTBEAT_TIMEOUT, Run, Runner, name_problem, save_run
+from core.models.augment import AUGMENTATIONS
+from core.models.knobs import REFERENCE, Knobs
+from core.models.quicktrain import OPTIMIZERS, TrainSettings
+from pages import _data, _model_cache, _router, _widgets
+
+_router.ensure_router()
+
+# widget key -> value of the "reference settings" (the student reports' CNN, a quick schedule)
+REFERENCE_SETTINGS = {
+    "tl_conv": REFERENCE.conv_blocks, "tl_filters": REFERENCE.filters,
+    "tl_dense": REFERENCE.dense_layers, "tl_neurons": REFERENCE.neurons, "tl_l2": REFERENCE.l2,
+    "tl_dropout": REFERENCE.dropout, "tl_augment": [], "tl_optimizer": "adam",
+    "tl_lr": 1e-3, "tl_epochs": 3, "tl_batch": 64, "tl_n_train": 5000, "tl_size": 32,
+}
+TRAIN_SIZES = [1000, 2000, 5000, 10_000, 20_000, 45_000]
+
+
+@st.cache_resource
+def runner() -> Runner:
+    """One trainer per server process: one training at a time, the others queued."""
+    return Runner(slots=1)
+
+
+def runs() -> list[Run]:
+    """This browser session's runs, oldest first."""
+    return st.session_state.setdefault("tl_runs", [])
+
+
+def active_run() -> Run | None:
+    return next((r for r in reversed(runs()) if not r.finished), None)
+
+
+def use_reference() -> None:
+    st.session_state.update(REFERENCE_SETTINGS)
+
+
+def percent(x) -> str:
+    return "–" if x is None else f"{100 * x:.1f} %"
+
+
+st.title("Training lab")
+st.markdown(
+    "Watch a CNN learn to tell real photos from generated ones: choose its layers and how it "
+    "trains, press **Start**, and follow its loss and accuracy as it learns. The other tabs show "
+    "what the same knobs did in longer, reproducible sweeps, beside a published study.")
+
+tab_train, tab_sweeps, tab_curves = st.tabs(["Train a CNN", "Sweeps", "Learning curves"])
+
+
+# ---------------------------------------------------------------- train live
+
+def knob_panel(pool: int, dataset_size: int) -> tuple[Knobs, TrainSettings] | None:
+    for key, value in REFERENCE_SETTINGS.items():
+        st.session_state.setdefault(key, value)
+    st.button("Reference settings", on_click=use_reference, icon=":material/restart_alt:",
+              help="The student reports' CNN (Conv 32/64/128, Dense 128, 355,649 parameters) "
+                   "on 5,000 images for 3 epochs: about a minute on two CPU cores.")
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        st.markdown("**Layers**")
+        conv = st.slider("Convolutional blocks", 1, 4, key="tl_conv")
+        filters = st.select_slider("Filters in the first block (doubling in each next)",
+                                   [8, 16, 32, 64], key="tl_filters")
+        dense = st.slider("Dense layers", 0, 4, key="tl_dense")
+        neurons = st.select_slider("Neurons per dense layer", [16, 32, 64, 128, 256, 512],
+                                   key="tl_neurons", disabled=dense == 0)
+    with c2:
+        st.markdown("**Regularisation**")
+        l2 = st.select_slider("L2 strength", [0.0, 1e-4, 1e-3, 1e-2, 1e-1], key="tl_l2",
+                              format_func=lambda v: f"{v:g}")
+        dropout = st.select_slider("Dropout", [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+                                   key="tl_dropout")
+        augment = st.multiselect("Augmentation", AUGMENTATIONS, key="tl_augment",
+                                 help="Random changes to each training batch (flip: mirror, "
+                                      "crop: shift by up to 4 pixels, jpeg: re-save...).")
+    with c3:
+        st.markdown("**Training**")
+        optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="tl_optimizer")
+        lr = st.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], key="tl_lr",
+                              format_func=lambda v: f"{v:g}")
+        epochs = st.slider("Epochs", 1, 20, key="tl_epochs")
+        batch = st.select_slider("Batch size", [16, 32, 64, 128, 256], key="tl_batch")
+        sizes = [n for n in TRAIN_SIZES if n < pool] + [pool]
+        if st.session_state["tl_n_train"] not in sizes:
+            st.session_state["tl_n_train"] = min(sizes, key=lambda n: abs(n - 5000))
+        n_train = st.select_slider("Training images", sizes, key="tl_n_train",
+                                   format_func=lambda n: f"{n:,}" + (" (all)" if n == pool else ""))
+        image_sizes = [s for s in (16, 24, 32, 64) if s <= dataset_size]
+        if st.session_state["tl_size"] not in image_sizes:
+            st.session_state["tl_size"] = image_sizes[-1]
+        size = st.select_slider("Image size (pixels)", image_sizes, key="tl_size")
+    try:
+        knobs = Knobs(conv_blocks=conv, filters=filters, dense_layers=dense, neurons=neurons,
+                      l2=l2, dropout=dropout)
+        settings = TrainSettings(epochs=epochs, batch_size=batch, optimizer=optimizer,
+                                 learning_rate=lr, augment=tuple(augment), n_train=n_train,
+                                 size=size)
+    except ValueError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return None
+    return knobs, settings
+
+
+@st.fragment(run_every=2.0)
+def live_panel() -> None:
+    """The active run's queue position or live chart; reruns the page when it ends."""
+    run = active_run()
+    if run is None or run.finished:
+        st.rerun()
+    run.heartbeat()
+    st.markdown(f"**Run {run.id}**: {run.label}")
+    if run.state == "queued":
+        position = runner().queue_position(run)
+        st.info(f"Waiting for the trainer: this server trains one model at a time. Your place "
+                f"in the queue: **{position or 1}**.", icon=":material/hourglass_top:")
+        if st.button("Cancel", key=f"tl_cancel_{run.id}"):
+            run.stop()
+        return
+    latest = run.latest()
+    if latest is None:
+        st.info("Preparing the images and building the model…", icon=":material/build:")
+        return
+    fraction = latest["step"] / latest["steps"]
+    st.progress(fraction, text=f"Epoch {latest['epoch']} of {run.settings.epochs} · batch "
+                               f"{latest['step']:,} of {latest['steps']:,} · about "
+                               f"{latest['eta']:.0f} s left")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Training loss", f"{latest['loss']:.3f}")
+    c2.metric("Training accuracy", percent(latest["accuracy"]))
+    c3.metric("Validation loss", "–" if latest["val_loss"] is None else f"{latest['val_loss']:.3f}")
+    c4.metric("Validation accuracy", percent(latest["val_accuracy"]))
+    st.plotly_chart(training_figures.progress_figure(run.events), key=f"tl_live_{run.id}")
+    if st.button("Stop", key=f"tl_stop_{run.id}", icon=":material/stop:", type="primary",
+                 help="Ends training now and keeps the weights of the best validation check."):
+        run.stop()
+    st.caption(f"Training accuracy and loss: running mean of the current epoch; validation: "
+               f"{run.split_info['n_val']:,} held-out images, checked four times an epoch. "
+               f"Leaving this page or closing the tab stops the run within "
+               f"{HEARTBEAT_TIMEOUT:.0f} s.")
+
+
+def result_panel(run: Run, dataset) -> None:
+    result = run.result
+    info = run.split_info
+    how = {"done": "finished", "stopped": "stopped early (best weights kept)"}[run.state]
+    st.markdown(f"**Run {run.id}** {how}: {run.label}; {info['n_train']:,} training images, "
+                f"{result['epochs_run']} epoch(s) in {result['seconds']:.0f} s.")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Test accuracy", percent(result["test_accuracy"]))
+    c2.metric("Test AUROC", "–" if result["test_auroc"] is None else f"{result['test_auroc']:.3f}")
+    c3.metric("Validation accuracy (best check)", percent(result["val_accuracy"]))
+    st.caption(f"Test: a stratified sample of **{result['n_test']:,}** of the "
+               f"{info['n_leakfree_test']:,} leak-free test images (no copy of them is in the "
+               "training split), called FAKE when P(FAKE) ≥ 0.5. Saving the run scores it on the "
+               "whole test set with a calibrated threshold, like every shipped model.")
+    left, right = st.columns([1, 2])
+    left.plotly_chart(training_figures.confusion_figure(result["confusion"], "Confusion matrix"),
+                      key=f"tl_cm_{run.id}")
+    with right:
+        st.markdown("**Grad-CAM**: where the last convolution found evidence for FAKE.")
+        cols = st.columns(len(result["gradcam"]) or 1)
+        for col, item in zip(cols, result["gradcam"]):
+            col.image(enlarge(overlay(item["image"], item["heat"]), 4),
+                      caption=f"{LABELS[item['label']]} · P(FAKE) {item['p_fake']:.2f}")
+    with st.form(f"tl_save_{run.id}"):
+        name = st.text_input("Save this run as a model named", placeholder="my_cnn",
+                             help="Lower-case letters, digits, '-' and '_'. An existing model is "
+                                  "never replaced.")
+        if st.form_submit_button("Save as model", icon=":material/save:"):
+            problem = name_problem(name.strip())
+            if problem:
+                st.error(f"Not saved: {problem}.", icon=":material/error:")
+            else:
+                with st.spinner("Saving and evaluating on the whole test set…"):
+                    try:
+                        report = save_run(run, name.strip(), dataset)
+                    except (OSError, ValueError) as exc:
+                        st.error(f"Not saved: {exc}", icon=":material/error:")
+                    else:
+                        st.success(
+                            f"Saved as `models/{name.strip()}.keras`: test accuracy "
+                            f"{percent(report['metrics']['test']['at_threshold']['accuracy'])} "
+                            "on the whole test set. It is now listed on every page.",
+                            icon=":material/check_circle:")
+
+
+def runs_table() -> None:
+    rows = [{"model": f"run {r.id} (this session)", "settings": r.label,
+             "training images": (r.split_info or {}).get("n_train"),
+             "state": r.state if r.finished else "in progress (above)",
+             "test accuracy %": None if not r.result else round(100 * r.result["test_accuracy"], 1),
+             "test AUROC": None if not r.result else r.result["test_auroc"],
+             "seconds": None if not r.result else r.result["seconds"]} for r in runs()]
+    board = _model_cache.lab_report("leaderboard.json") or []
+    n_train = {r["name"]: r.get("split", {}).get("n_train") for r in _model_cache.model_reports()}
+    rows += [{"model": row["name"], "settings": f"shipped {row['family']}",
+              "training images": n_train.get(row["name"]), "state": "shipped",
+              "test accuracy %": round(100 * row["leakfree_accuracy"], 1),
+              "test AUROC": row.get("leakfree_auroc"), "seconds": row.get("train_seconds")}
+             for row in board]
+    st.markdown("**Runs of this browser session beside the shipped models**")
+    st.dataframe(pd.DataFrame(rows), hide_index=True,
+                 column_config={"test AUROC": st.column_config.NumberColumn(format="%.3f"),
+                                "seconds": st.column_config.NumberColumn(format="%.0f")})
+    st.caption("Session runs: a stratified sample of the leak-free test set at P(FAKE) ≥ 0.5; "
+               "shipped models: the whole leak-free test set at their validation-chosen "
+               "threshold, trained on the whole training split (often on a GPU).")
+
+
+with tab_train:
+    path, _ = _data.source()
+    if path is None:
+        _widgets.get_data_panel()
+    else:
+        size = _data.image_size()
+        placeholder = st.empty()
+        try:
+            dataset = _data.memo(("dataset", str(path), _data._mtime(path), size),
+                                 lambda: load_dataset(path, size=size,
+                                                      progress=_widgets.progress_into(placeholder)),
+                                 keep=2)
+        except Exception as exc:  # noqa: BLE001 - shown, never a traceback
+            dataset = None
+            st.error(_widgets.escape_markdown(f"Cannot use {path}: {exc}"), icon=":material/error:")
+        placeholder.empty()
+        if dataset is not None:
+            pool = int((dataset.splits == 0).sum() * 0.9)
+            chosen = knob_panel(pool, dataset.size)
+            current = active_run()
+            if st.button("Start", type="primary", icon=":material/play_arrow:",
+                         disabled=chosen is None or current is not None,
+                         help="Trains in the background of this browser session."):
+                runs().append(runner().start(*chosen, dataset))
+                current = active_run()
+            if current is not None:
+                live_panel()
+            finished = [r for r in runs() if r.finished]
+            if finished:
+                last = finished[-1]
+                if last.state in ("done", "stopped"):
+                    with st.container(border=True):
+                        result_panel(last, dataset)
+                elif last.state == "failed":
+                    st.error(f"Run {last.id} failed: {last.error}", icon=":material/error:")
+                else:
+                    st.warning(f"Run {last.id} was cancelled before it started.")
+            runs_table()
+
+
+# ---------------------------------------------------------------- sweeps
+
+sweeps = _model_cache.lab_report("sweeps.json") or {}
+
+with tab_sweeps:
+    section = sweeps.get("cnn")
+    if not section or not section.get("points", {}).get("architecture"):
+        st.info("No CNN sweep yet: run `python -m core sweep cnn` (writes `models/sweeps.json`).")
+    else:
+        split = section["split"]
+        st.markdown(
+            f"The reference study varied the number of convolutional and dense layers and "
+            f"neurons, then L2 and dropout on its best CNN. We repeated it on the real CIFAKE: "
+            f"every model trained on the same **{split['n_train']:,}** training images for up "
+            f"to {section['plan']['epochs']} epochs (best validation epoch kept, "
+            f"{split['n_val']:,} validation images), tested on the **{split['n_test']:,}** "
+            f"leak-free test images at P(FAKE) ≥ 0.5; the architectures with seed 0, L2 and "
+            f"dropout with {section['plan']['seeds']} seeds each.")
+        arch = section["points"]["architecture"]
+        best = max(arch, key=lambda p: p["test_accuracy"])
+        worst = min(arch, key=lambda p: p["test_accuracy"])
+        st.plotly_chart(training_figures.architecture_figure(section), key="tl_arch")
+        st.markdown(
+            f"**What it shows:** the architecture matters: our best basic CNN "
+            f"({best['label']}) reached {percent(best['test_accuracy'])} and the worst "
+            f"({worst['label']}) {percent(worst['test_accuracy'])}; the reference study's best "
+            "was above 89 % and its worst below 81 %, with full training runs.")
+        for experiment, finding in (("l2", "L2"), ("dropout", "dropout")):
+            points = sorted(section["points"].get(experiment, []),
+                            key=lambda p: p["knobs"][experiment])
+            if len(points) < 2:
+                continue
+            st.plotly_chart(training_figures.regularisation_figure(section, experiment),
+                            key=f"tl_chart_{experiment}")
+            text = ", ".join(f"{p['knobs'][experiment]:g}: {percent(p['test_accuracy'])} "
+                             f"(± {100 * p['test_accuracy_std']:.1f})" for p in points)
+            st.markdown(f"**What it shows:** test accuracy by {finding} ({text}); "
+                        f"reference study: {section['reference'][experiment]}.")
+        st.caption(f"Reproduce with `{section['command']}` ({len(section['runs'])} runs, "
+                   f"{sum(r['seconds'] for r in section['runs']) / 60:.0f} min of training on "
+                   f"{section['hardware']}). "
+                   "The spread is the standard deviation over seeds.")
+        with st.expander("Every run"):
+            st.dataframe(pd.DataFrame([{
+                "settings": r["label"], "seed": r["seed"], "parameters": r["params"],
+                "validation %": round(100 * r["val_accuracy"], 2),
+                "test %": round(100 * r["test_accuracy"], 2), "AUROC": r["test_auroc"],
+                "epochs": r["epochs_run"], "seconds": r["seconds"],
+                "experiments": ", ".join(r["experiments"])} for r in section["runs"]]),
+                hide_index=True)
+
+with tab_curves:
+    section = sweeps.get("curves")
+    if not section or not section.get("runs"):
+        st.info("No learning curves yet: run `python -m core sweep curves` "
+                "(writes `models/sweeps.json`).")
+    else:
+        st.plotly_chart(training_figures.curves_figure(section), key="tl_curves")
+        ref = sorted((r for r in section["runs"] if r["model"] == "reference_cnn"),
+                     key=lambda r: r["n_train"])
+        if len(ref) >= 2:
+            st.markdown(
+                f"**What it shows:** how much data the task needs. The reference CNN went from "
+                f"{percent(ref[0]['test_accuracy'])} with {ref[0]['n_train']:,} training images "
+                f"to {percent(ref[-1]['test_accuracy'])} with {ref[-1]['n_train']:,}: every "
+                "tenfold more images still helps, with diminishing returns.")
+        flagship = [r for r in section["runs"] if r["model"] == "flagship"]
+        if flagship:
+            shares = ", ".join(f"{100 * r['fraction']:g} %" for r in flagship)
+            st.markdown(
+                f"The flagship architecture was measured here only at {shares} of the data: "
+                "on two CPU cores each point costs many minutes, and with so few batches its "
+                "BatchNorm layers are not yet usable. Its star is the shipped flagship, trained "
+                "on a GPU on the whole training split.")
+        st.caption(
+            "Lines: measured here with the same quick recipe (Adam, learning rate 0.001, fewer "
+            "epochs on more data), tested on the leak-free test set at P(FAKE) ≥ 0.5. Stars: "
+            "the shipped models, trained on the whole training split with their own recipes "
+            "(the flagship on a GPU), not re-measured here. Reproduce with "
+            f"`{section['command']}`.")
+        st.dataframe(pd.DataFrame([{
+            "model": r["model"], "share of train": f"{100 * r['fraction']:g} %",
+            "training images": r["n_train"], "epochs": r["epochs"],
+            "test %": round(100 * r["test_accuracy"], 2), "AUROC": r["test_auroc"],
+            "seconds": r.get("seconds"),
+            "measured": "here" if "seconds" in r else r.get("hardware")}
+            for r in [*section["runs"], *section.get("shipped", [])]]), hide_index=True)
