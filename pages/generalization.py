@@ -131,7 +131,7 @@ def models_tab():
     else:
         shipped = report["shipped"]
         names = list(shipped)
-        default = [n for n in ("scanner", "generalist", "flagship", "flagship_robust")
+        default = [n for n in ("scanner", "flagship", "generalist", "generalist_novae")
                    if n in names] or names[:4]
         chosen = st.multiselect("Models", names, default=default, key="gen_models")
         if chosen:
