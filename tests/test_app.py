@@ -48,6 +48,9 @@ def array(value) -> np.ndarray:
     return np.asarray(value)
 
 
+PIXEL_CHARTS = 5  # the Pixels & colour tab: intensities and four colour histograms
+
+
 def open_dataset_page(at: AppTest, tab: str | None = None) -> AppTest:
     """The Dataset page, on ``tab`` when given (only the open tab runs)."""
     if tab is not None:
@@ -150,7 +153,10 @@ def test_home_and_dataset_with_real_cifake(cifake_zip):
     at.run()
     assert metrics(at)["Test images leaked from train"] == "378"
     assert len(at.get("image")) == 24  # 12 leaked pairs, read from the zip by path
-    assert len(at.get("plotly_chart")) == 12
+    at.session_state["dataset_tab"] = "Pixels & colour"
+    at.run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == PIXEL_CHARTS
 
 
 def test_model_comparison_page_shows_the_committed_leaderboard(tmp_path):

@@ -85,7 +85,13 @@ def committed():
 def test_committed_stats_match_dataset(dataset, report, committed):
     assert committed.meta["fingerprint"] == dataset.fingerprint
     assert committed.meta["n_images"] == 120_000
-    assert committed.duplicates == report.summary
+    leak_examples = committed.duplicates["leak_examples"]
+    assert {k: v for k, v in committed.duplicates.items() if k != "leak_examples"} == report.summary
+    assert len(leak_examples) == 12
+    for pair in leak_examples:  # each example: the same content in test and in train
+        rows = dataset.rows_of(pair)
+        assert (rows >= 0).all() and set(dataset.splits[rows]) == {0, 1}
+        assert len(set(dataset.hashes[rows])) == 1
     assert committed.counts == dataset.counts()
     assert committed.class_counts == dataset.class_counts()
 
