@@ -127,7 +127,7 @@ def wait_until_idle(page, timeout_s: float = 240) -> None:
     charts to draw)."""
     page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
                            '[data-test-script-state="notRunning"]', timeout=timeout_s * 1000)
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(800)
 
 
 def lasso_select(page) -> None:
