@@ -75,6 +75,8 @@ VIEWS = [
     ("generalization", [
         ("Generators", ("Fréchet distance", "decoder images"), "generalization-generators"),
         ("Cross-generator matrix", "on sources it never saw", "generalization-matrix"),
+        ("Generalist vs specialist", "Does the off-distribution score notice",
+         "generalization-models"),
         ("Generate a fake now", "Press the button", "generalization-now"),
         ("button:Generate a fake", ("verdicts say FAKE", "Off-distribution score"),
          "generalization-fake"),
