@@ -9,6 +9,7 @@ from core.data.sources import LABELS
 from core.detect.explain import overlay
 from core.data.imageio import enlarge
 from core.labs import training_figures
+from core.models import comparison_figures
 from core.labs.training import HEARTBEAT_TIMEOUT, Run, Runner, name_problem, save_run
 from core.models.augment import AUGMENTATIONS
 from core.models.knobs import REFERENCE, Knobs
@@ -166,8 +167,8 @@ def result_panel(run: Run, dataset) -> None:
                "training split), called FAKE when P(FAKE) ≥ 0.5. Saving the run scores it on the "
                "whole test set with a calibrated threshold, like every shipped model.")
     left, right = st.columns([1, 2])
-    left.plotly_chart(training_figures.confusion_figure(result["confusion"], "Confusion matrix"),
-                      key=f"tl_cm_{run.id}")
+    left.plotly_chart(comparison_figures.confusion_matrix_figure(
+        result["confusion"], "Confusion matrix", height=280), key=f"tl_cm_{run.id}")
     with right:
         st.markdown("**Grad-CAM**: where the last convolution found evidence for FAKE.")
         cols = st.columns(len(result["gradcam"]) or 1)

@@ -1,5 +1,4 @@
-"""Figures of the Training lab (plotly): a run's live loss and accuracy, its confusion matrix,
-the CNN sweeps beside the reference study's figures, and the learning curves."""
+"""Figures of the Training lab (plotly): a run's live loss and accuracy, the CNN sweeps beside the reference study's figures, and the learning curves."""
 
 from __future__ import annotations
 
@@ -7,8 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["architecture_figure", "confusion_figure", "curves_figure", "progress_figure",
-           "regularisation_figure"]
+__all__ = ["architecture_figure", "curves_figure", "progress_figure", "regularisation_figure"]
 
 _LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.25))
 _NAMES = {"reference_cnn": "reference CNN (355,649 parameters)",
@@ -34,18 +32,6 @@ def progress_figure(events: list[dict]) -> go.Figure:
                               row=1, col=col)
     fig.update_xaxes(title_text="epochs")
     return fig.update_layout(height=320, **_LAYOUT)
-
-
-def confusion_figure(confusion: list[list[int]], title: str) -> go.Figure:
-    """Confusion matrix ``[[TN, FP], [FN, TP]]`` with counts and row percentages."""
-    cm = np.asarray(confusion)
-    share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    text = [[f"{cm[i, j]:,}<br>{share[i, j]:.1%}" for j in range(2)] for i in range(2)]
-    fig = go.Figure(go.Heatmap(z=share, x=["called REAL", "called FAKE"], y=["REAL", "FAKE"],
-                               text=text, texttemplate="%{text}", colorscale="Blues", zmin=0,
-                               zmax=1, showscale=False))
-    fig.update_yaxes(autorange="reversed", title_text="true label")
-    return fig.update_layout(height=280, title=title, margin=dict(l=10, r=10, t=40, b=10))
 
 
 def _reference_line(fig: go.Figure, y: float, text: str) -> None:

@@ -14,6 +14,7 @@ __all__ = [
     "calibration_change_figure",
     "calibration_figure",
     "confusion_figure",
+    "confusion_matrix_figure",
     "curves_figure",
     "history_figure",
     "pca_sweep_figure",
@@ -46,15 +47,20 @@ def curves_figure(reports: list[dict], kind: str, split: str = "test") -> go.Fig
 
 
 def confusion_figure(report: dict, split: str = "test", at: str = "at_threshold") -> go.Figure:
-    """Confusion matrix heat map with counts and row percentages."""
-    cm = np.asarray(report["metrics"][split][at]["confusion"])
+    """Confusion matrix heat map of a model's report, with counts and row percentages."""
+    return confusion_matrix_figure(report["metrics"][split][at]["confusion"], report["name"])
+
+
+def confusion_matrix_figure(confusion, title: str, *, height: int = 300) -> go.Figure:
+    """Confusion matrix ``[[TN, FP], [FN, TP]]`` heat map with counts and row percentages."""
+    cm = np.asarray(confusion)
     share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     text = [[f"{cm[i, j]:,}<br>{share[i, j]:.1%}" for j in range(2)] for i in range(2)]
     fig = go.Figure(go.Heatmap(z=share, x=["called REAL", "called FAKE"], y=["REAL", "FAKE"],
                                text=text, texttemplate="%{text}", colorscale="Blues", zmin=0,
                                zmax=1, showscale=False))
     fig.update_yaxes(autorange="reversed", title_text="true label")
-    return fig.update_layout(height=300, title=report["name"], margin=dict(l=10, r=10, t=40, b=10))
+    return fig.update_layout(height=height, title=title, margin=dict(l=10, r=10, t=40, b=10))
 
 
 def calibration_figure(reports: list[dict], split: str = "test") -> go.Figure:
