@@ -529,6 +529,7 @@ def test_dataset_page_with_other_data_computes_its_own_charts(tmp_path, monkeypa
     assert len(at.get("plotly_chart")) == 2
 
 
+@pytest.mark.slow
 def test_generalization_lab_matrix_and_a_fake_made_on_the_spot(tmp_path):
     from core.labs.generalization import REPORT
     from core.models.artifacts import load_predictor, read_json

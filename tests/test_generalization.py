@@ -98,6 +98,7 @@ def test_train_sets_are_each_source_then_all_but_one():
     assert train_sets(("a", "b")) == [("a",), ("b",)]
 
 
+@pytest.mark.slow
 def test_extra_fakes_in_training_and_the_matrix_writer(zoo, tmp_path):
     dataset, generators, _ = zoo
     models = tmp_path / "models"
