@@ -81,44 +81,52 @@ def _matrix(real: dict, fakes: dict, sources, *, architecture, n_train, epochs, 
     return rows
 
 
-def _shipped(real_test: np.ndarray, fakes: dict, sources, models_dir, progress) -> dict:
+def _shipped(real_test: np.ndarray, fakes: dict, sources, models_dir, keep: set[str],
+             progress) -> tuple[dict, dict]:
     """Every shipped model's AUROC, accuracy at its threshold and share of fakes caught on
-    every source."""
-    out = {}
+    every source; and, from the same forward passes, the penultimate features of the models in
+    ``keep`` (``{name: (predictor, {"REAL test" or source: features})}``)."""
+    out, kept = {}, {}
     reports = list_reports(models_dir)
     for i, report in enumerate(reports):
-        progress(i / len(reports), f"shipped models: {report['name']}")
-        predictor = load_predictor(report["name"], models_dir)
-        p_real = predictor.predict(real_test)
+        name = report["name"]
+        progress(i / len(reports), f"shipped models: {name}")
+        predictor = load_predictor(name, models_dir)
+        sets = {"REAL test": real_test, **{s: fakes[s]["test"] for s in sources}}
+        if name in keep:
+            both = {k: predictor.predict_with_features(x) for k, x in sets.items()}
+            scores = {k: p for k, (p, _) in both.items()}
+            kept[name] = (predictor, {k: f for k, (_, f) in both.items()})
+        else:
+            scores = {k: predictor.predict(x) for k, x in sets.items()}
         threshold = float(report.get("threshold", 0.5))
-        out[report["name"]] = {
+        out[name] = {
             "family": report.get("family"), "threshold": threshold,
             "extra_fakes": report.get("split", {}).get("extra_fakes", {}).get("sources", []),
-            "tests": {s: _test_row(p_real, predictor.predict(fakes[s]["test"]), threshold)
-                      for s in sources}}
-    return out
+            "tests": {s: _test_row(scores["REAL test"], scores[s], threshold) for s in sources}}
+    return out, kept
 
 
-def _distances_and_ood(real: dict, fakes: dict, sources, models_dir, features_model
-                       ) -> tuple[dict, dict]:
+def _distances_and_ood(real_train: np.ndarray, kept: dict, sources, features_model,
+                       gaussians: dict) -> tuple[dict, dict]:
     """Fréchet distances to REAL test in the features of ``features_model``, and the
-    off-distribution score's flag rate and AUROC (REAL test vs each source) per fitted model."""
-    predictor = load_predictor(features_model, models_dir)
-    real_test = predictor.features(real["test"])
+    off-distribution score's flag rate and AUROC (REAL test vs each source) per fitted model,
+    from the features ``_shipped`` kept."""
+    predictor, features = kept[features_model]
+    real_test = features["REAL test"]
     distances = {"features": f"{features_model} penultimate layer "
                              f"({real_test.shape[1]} dimensions), not Inception: not comparable "
                              "with published FID",
-                 "REAL train": round(frechet_distance(predictor.features(real["train"]),
+                 "REAL train": round(frechet_distance(predictor.features(real_train),
                                                       real_test), 2)}
     for s in sources:
-        distances[s] = round(frechet_distance(predictor.features(fakes[s]["test"]), real_test), 2)
+        distances[s] = round(frechet_distance(features[s], real_test), 2)
     flags = {}
-    for name, gaussian in ood.load_gaussians(models_dir).items():
-        model = load_predictor(name, models_dir)
-        base = gaussian.score(model.features(real["test"]))
+    for name, gaussian in gaussians.items():
+        base = gaussian.score(kept[name][1]["REAL test"])
         entry = {"REAL test": round(float(np.mean(base > 1)), 4)}
         for s in sources:
-            scores = gaussian.score(model.features(fakes[s]["test"]))
+            scores = gaussian.score(kept[name][1][s])
             entry[s] = {"flag_rate": round(float(np.mean(scores > 1)), 4),
                         "auroc_vs_real": round(float(roc_auc_score(
                             np.r_[np.zeros(len(base)), np.ones(len(scores))],
@@ -161,8 +169,10 @@ def build_generalization(dataset: Dataset, sources: tuple[str, ...] = tuple(SOUR
     else:
         matrix = _matrix(real, fakes, sources, architecture=architecture, n_train=n_train,
                          epochs=epochs, seed=seed, progress=subrange(progress, 0.1, 0.8))
-    shipped = _shipped(real["test"], fakes, sources, models_dir, subrange(progress, 0.8, 0.95))
-    distances, flags = _distances_and_ood(real, fakes, sources, models_dir, features_model)
+    gaussians = ood.load_gaussians(models_dir)
+    shipped, kept = _shipped(real["test"], fakes, sources, models_dir,
+                             {features_model, *gaussians}, subrange(progress, 0.8, 0.95))
+    distances, flags = _distances_and_ood(real["train"], kept, sources, features_model, gaussians)
     progress(1.0, "done")
     report = {
         "command": command, "hardware": hardware(),
