@@ -253,11 +253,11 @@ def test_distilled_targets_mix_label_and_teacher(dataset):
     """With a teacher, each target is the mean of the label and the teacher's P(FAKE) on the
     same (augmented) image."""
     from core.models.deep import build_model
-    from core.models.train import DISTILL_WEIGHT, _batches
+    from core.models.train import DISTILL_WEIGHT, batches
 
     teacher = build_model("scanner", width=4)
     images, labels = dataset.images[:40], dataset.labels[:40]
-    x, y = _batches(images, labels, 16, ("flip",), 0, teacher)[0]
+    x, y = batches(images, labels, 16, ("flip",), 0, teacher)[0]
     p = np.asarray(teacher(x, training=False)).reshape(-1)
     order = np.sort(np.random.default_rng(0).permutation(40)[:16])
     expected = (1 - DISTILL_WEIGHT) * labels[order] + DISTILL_WEIGHT * p

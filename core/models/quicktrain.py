@@ -154,7 +154,7 @@ def fit(model, settings: TrainSettings, split: Split, *,
     with the weights of its best validation check. Returns the run's record."""
     import keras
 
-    from core.models.train import _batches
+    from core.models.train import batches
 
     keras.utils.set_random_seed(settings.seed)
     model.compile(optimizer=_optimizer(settings), loss="binary_crossentropy",
@@ -196,7 +196,7 @@ def fit(model, settings: TrainSettings, split: Split, *,
             if epoch + 1 - state["best_epoch"] >= settings.patience + 1:
                 self.model.stop_training = True
 
-    model.fit(_batches(split.x_train, split.y_train, settings.batch_size, settings.augment,
+    model.fit(batches(split.x_train, split.y_train, settings.batch_size, settings.augment,
                        settings.seed), epochs=settings.epochs, verbose=0, callbacks=[Watch()])
     if state["weights"] is not None:
         model.set_weights(state["weights"])

@@ -42,7 +42,7 @@ from core.models.classical import CLASSICAL
 from core.models.evaluate import evaluate_model, hardware
 from core.models.references import MODEL_REFERENCES, REFERENCES
 
-__all__ = ["CHECKPOINT_DIR", "TrainConfig", "fit_keras", "train"]
+__all__ = ["CHECKPOINT_DIR", "TrainConfig", "batches", "fit_keras", "train"]
 
 CHECKPOINT_DIR = Path(os.environ.get("CIFAKE_CHECKPOINTS", REPO_ROOT / "data" / "checkpoints"))
 DISTILL_WEIGHT = 0.5  # share of the teacher's P(FAKE) in a distilled target
@@ -170,7 +170,7 @@ def _train_classical(config, dataset, train_rows, models_dir):
     return path, "classical", None, history
 
 
-def _batches(images, labels, batch_size, augment, seed, teacher=None):
+def batches(images, labels, batch_size, augment, seed, teacher=None):
     """Shuffled, optionally augmented float32 batches of a uint8 image array (a Keras
     ``PyDataset``, defined here so that Keras loads only when training); with a ``teacher``
     model the targets are distilled (see the module docstring)."""
@@ -217,7 +217,7 @@ def fit_keras(model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray
                   loss=keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing),
                   metrics=["accuracy"])
     model.fit(
-        _batches(*train, config.batch_size, config.augment, config.seed, teacher),
+        batches(*train, config.batch_size, config.augment, config.seed, teacher),
         validation_data=(val[0].astype(np.float32), val[1].astype(np.float32)),
         epochs=config.epochs, verbose=verbose,
         callbacks=[*callbacks, keras.callbacks.EarlyStopping(
