@@ -162,6 +162,14 @@ def committed_match() -> DatasetStats | None:
     return stats if matches else None
 
 
+def image_index() -> Rows | None:
+    """Where a page gets a few images from: the listing of the CIFAKE of the committed summary
+    (read row by row, nothing decoded in full), else the decoded dataset; None without data."""
+    if source()[0] is None:
+        return None
+    return source_listing() if committed_match() is not None else decoded_dataset()
+
+
 def images(index: Rows, rows) -> np.ndarray:
     """The images of the given rows: from the decoded dataset, or read from the source when
     ``index`` is its listing (fast for a few rows: nothing else is decoded)."""

@@ -52,13 +52,13 @@ def generators_tab():
     columns = st.columns(3)
     with columns[0]:
         st.markdown(f"**sd14**: {SOURCES['sd14'].title}")
-        dataset = _data.decoded_dataset() if _data.source()[0] is not None else None
-        if dataset is None:
+        index = _data.image_index()
+        if index is None:
             st.caption("CIFAKE's FAKE images need the dataset:")
             _widgets.get_data_panel()
         else:
-            rows = dataset.sample(32, seed=0, split=1, label=LABELS.index("FAKE"))
-            st.image(enlarge(tile(dataset.images[rows], 8), max(1, 64 // dataset.size)),
+            rows = index.sample(32, seed=0, split=1, label=LABELS.index("FAKE"))
+            st.image(enlarge(tile(_data.images(index, rows), 8), max(1, 64 // _data.image_size())),
                      caption=f"{len(rows)} test FAKE images of the dataset", width="stretch")
     for column, name in zip(columns[1:], GENERATORS):
         with column:
@@ -93,14 +93,12 @@ def generators_tab():
                    "sd14 away from REAL, so sd14 is far in its features by construction; a "
                    "source close to REAL here is one the flagship's features barely tell "
                    "apart from photos. Reproduce with `python -m core generalize`.")
-    if "vae" in zoo and dataset is not None and dataset.size == 32:
-        from core.models.fake_sources import real_images
-
+    if "vae" in zoo and index is not None and _data.image_size() == 32:
         st.markdown("**Fakes with real content**: REAL test photos (top) and the VAE's "
                     "reconstructions of them (bottom), JPEG q75 like CIFAKE.")
         vae = _generator("vae", zoo["vae"]["sha256"])
-        real = real_images(dataset, "test", 8)
-        rebuilt = vae.sample(8, seed=0, images=real)
+        real = _data.images(index, index.sample(8, seed=0, split=1, label=LABELS.index("REAL")))
+        rebuilt = vae.sample(len(real), seed=0, images=real)
         st.image(enlarge(tile(np.concatenate([real, rebuilt]), 8), 3))
 
 

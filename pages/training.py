@@ -4,7 +4,6 @@ and the committed sweeps and learning curves beside the reference study."""
 import pandas as pd
 import streamlit as st
 
-from core.data.dataset import load_dataset
 from core.data.sources import LABELS
 from core.detect.explain import overlay
 from core.data.imageio import enlarge
@@ -221,21 +220,10 @@ def runs_table() -> None:
 
 
 with tab_train:
-    path, _ = _data.source()
-    if path is None:
+    if _data.source()[0] is None:
         _widgets.get_data_panel()
     else:
-        size = _data.image_size()
-        placeholder = st.empty()
-        try:
-            dataset = _data.memo(("dataset", str(path), _data._mtime(path), size),
-                                 lambda: load_dataset(path, size=size,
-                                                      progress=_widgets.progress_into(placeholder)),
-                                 keep=2)
-        except Exception as exc:  # noqa: BLE001 - shown, never a traceback
-            dataset = None
-            st.error(_widgets.escape_markdown(f"Cannot use {path}: {exc}"), icon=":material/error:")
-        placeholder.empty()
+        dataset = _data.decoded_dataset()
         if dataset is not None:
             pool = int((dataset.splits == 0).sum() * 0.9)
             chosen = knob_panel(pool, dataset.size)
