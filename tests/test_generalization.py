@@ -77,6 +77,10 @@ def test_sample_command_writes_the_same_images_and_never_overwrites(zoo, tmp_pat
     assert cli(args) == 2
     assert "already holds files" in capsys.readouterr().err
     assert [f.read_bytes() for f in files] == before
+    empty = tmp_path / "none"
+    assert cli(["generator", "sample", "gan", "--n", "0", "--out", str(empty),
+                "--generators-dir", str(generators)]) == 2
+    assert "--n must be at least 1" in capsys.readouterr().err and not empty.exists()
 
 
 def test_fake_sources_split_like_cifake(zoo):

@@ -82,6 +82,8 @@ def _sample(args) -> int:
     from core.data.perturb import encode_jpeg
     from core.models.generators import JPEG_QUALITY, load_generator
 
+    if args.n < 1:
+        raise ValueError(f"--n must be at least 1, not {args.n}")
     folder = Path(args.out) / "FAKE"
     if folder.exists() and any(folder.iterdir()):
         raise ValueError(f"{folder} already holds files; choose an empty --out")
