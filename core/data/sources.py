@@ -258,7 +258,7 @@ def scan_source(path: str | os.PathLike) -> Listing:
     if not source.exists():
         raise DataError(f"No file or folder at {source}.")
     names = _zip_names(source) if source.is_file() else _folder_names(source)
-    rows = [row for name in names if (row := _classify(name)) is not None]
+    rows = [(name, *where) for name in names if (where := _place(name)) is not None]
     if not rows:
         raise DataError(
             f"No images under REAL/ or FAKE/ folders in {source}. Expected a layout such as "
@@ -306,23 +306,31 @@ def _folder_names(source: Path) -> list[str]:
 
 def label_of(name: str) -> int | None:
     """0 (REAL) or 1 (FAKE) for a file path below a REAL/ or FAKE/ folder, else None."""
-    row = _classify(name)
-    return None if row is None else row[1]
+    where = _place(name)
+    return None if where is None else where[0]
 
 
-def _classify(name: str) -> tuple[str, int, int] | None:
-    """(name, label, split or -1) for a file below REAL/ or FAKE/, else None."""
-    parts = name.split("/")
-    if any(p.startswith(".") or p in _IGNORED_PARTS for p in parts):
+def _place(name: str) -> tuple[int, int] | None:
+    """(label, split or -1) of a file below REAL/ or FAKE/, else None."""
+    folder, _, filename = name.rpartition("/")
+    if filename.startswith(".") or filename in _IGNORED_PARTS:
         return None
+    return _folder_place(folder)
+
+
+@functools.lru_cache(maxsize=4096)
+def _folder_place(folder: str) -> tuple[int, int] | None:
+    """(label, split or -1) of the files in a folder (worked out once per folder)."""
     label = split = -1
-    for part in parts[:-1]:
+    for part in folder.split("/") if folder else ():
+        if part.startswith(".") or part in _IGNORED_PARTS:
+            return None
         upper = part.upper()
         if upper in LABELS:
             label = LABELS.index(upper)
         elif part.lower() in SPLITS:
             split = SPLITS.index(part.lower())
-    return (name, label, split) if label >= 0 else None
+    return (label, split) if label >= 0 else None
 
 
 def stratified_split(labels: np.ndarray, classes: np.ndarray, fraction: float, *,
