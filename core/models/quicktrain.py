@@ -22,12 +22,13 @@ from core.data.quality import leakfree_test_mask
 from core.data.sources import stratified_split
 from core.models.metrics import threshold_metrics
 
-__all__ = ["OPTIMIZERS", "VAL_FRACTION", "Progress", "Split", "TrainSettings", "fit", "make_split",
-           "predict", "score"]
+__all__ = ["BN_IMAGES", "OPTIMIZERS", "VAL_FRACTION", "Progress", "Split", "TrainSettings", "fit",
+           "make_split", "predict", "recalibrate_batchnorm", "score"]
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 SPLIT_SEED = 0  # the project's fixed train/validation split
 VAL_FRACTION = 0.1
+BN_IMAGES = 256  # training images that set BatchNorm statistics before each validation check
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,27 @@ def predict(model, x: np.ndarray, batch: int = 512) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
+def recalibrate_batchnorm(model, x: np.ndarray) -> bool:
+    """Set the running statistics of every BatchNormalization layer of ``model`` to those of
+    the images ``x`` ("precise BN"), so a briefly trained network is judged by its weights
+    rather than by running averages still near their initial values. False when the model has
+    no such layer (nothing to do)."""
+    import keras
+
+    layers = [layer for layer in model.layers
+              if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for layer in layers:
+            layer.momentum = 0.0  # the next update replaces the running statistics
+        if layers:
+            model(x.astype(np.float32), training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+    return bool(layers)
+
+
 def _val_metrics(model, x, y) -> tuple[float, float]:
     p = np.clip(predict(model, x), 1e-7, 1 - 1e-7)
     loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
@@ -149,9 +171,10 @@ def fit(model, settings: TrainSettings, split: Split, *,
         should_stop: Callable[[], bool] = lambda: False,
         every: int = 5, checks_per_epoch: int = 4) -> dict:
     """Train ``model`` on ``split``: a progress event every ``every`` batches, the validation
-    sample scored ``checks_per_epoch`` times an epoch; stops early after ``patience`` epochs
-    without a better validation loss, or as soon as ``should_stop()`` is true. The model ends
-    with the weights of its best validation check. Returns the run's record."""
+    sample scored ``checks_per_epoch`` times an epoch (BatchNorm statistics re-estimated on
+    ``BN_IMAGES`` training images first); stops early after ``patience`` epochs without a better
+    validation loss, or as soon as ``should_stop()`` is true. The model ends with the weights of
+    its best validation check. Returns the run's record."""
     import keras
 
     from core.models.train import batches
@@ -163,6 +186,8 @@ def fit(model, settings: TrainSettings, split: Split, *,
     steps = steps_per_epoch * settings.epochs
     check_at = {round(steps_per_epoch * (k + 1) / checks_per_epoch) - 1
                 for k in range(checks_per_epoch)}
+    bn_sample = split.x_train[np.random.default_rng(settings.seed).permutation(
+        len(split.x_train))[:BN_IMAGES]]
     state = {"best_loss": math.inf, "best_accuracy": None, "best_step": 0, "weights": None,
              "val": (None, None), "stopped": False, "best_epoch": 0}
     events: list[dict] = []
@@ -175,6 +200,7 @@ def fit(model, settings: TrainSettings, split: Split, *,
         def on_train_batch_end(self, batch, logs=None):
             step = self.epoch * steps_per_epoch + batch + 1
             if batch in check_at:
+                recalibrate_batchnorm(self.model, bn_sample)
                 loss, accuracy = _val_metrics(self.model, split.x_val, split.y_val)
                 state["val"] = (loss, accuracy)
                 if loss < state["best_loss"]:
