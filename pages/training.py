@@ -11,6 +11,7 @@ from core.labs import training_figures
 from core.models import comparison_figures
 from core.labs.training import HEARTBEAT_TIMEOUT, Run, Runner, name_problem, save_run
 from core.models.augment import AUGMENTATIONS
+from core.models import sweeps as sweeps_core
 from core.models.knobs import REFERENCE, Knobs
 from core.models.quicktrain import OPTIMIZERS, TrainSettings
 from pages import _data, _model_cache, _router, _widgets
@@ -305,32 +306,42 @@ with tab_curves:
         st.info("No learning curves yet: run `python -m core sweep curves` "
                 "(writes `models/sweeps.json`).")
     else:
+        st.markdown(
+            f"How much data does the task need? Each line is one architecture trained on shares "
+            f"of the **{section['n_train_pool']:,}** training images, every point of a line "
+            "seeing the same number of training images in all (many epochs of a small share, "
+            "one of a large one), so a line compares data at equal compute.")
         st.plotly_chart(training_figures.curves_figure(section), key="tl_curves")
-        ref = sorted((r for r in section["runs"] if r["model"] == "reference_cnn"),
-                     key=lambda r: r["n_train"])
-        if len(ref) >= 2:
-            st.markdown(
-                f"**What it shows:** how much data the task needs. The reference CNN went from "
-                f"{percent(ref[0]['test_accuracy'])} with {ref[0]['n_train']:,} training images "
-                f"to {percent(ref[-1]['test_accuracy'])} with {ref[-1]['n_train']:,}: every "
-                "tenfold more images still helps, with diminishing returns.")
-        flagship = [r for r in section["runs"] if r["model"] == "flagship"]
-        if flagship:
-            shares = ", ".join(f"{100 * r['fraction']:g} %" for r in flagship)
-            st.markdown(
-                f"The flagship architecture was measured here only at {shares} of the data: "
-                "on two CPU cores each point costs many minutes, and with so few batches its "
-                "BatchNorm layers are not yet usable. Its star is the shipped flagship, trained "
-                "on a GPU on the whole training split.")
+        shipped = {r["model"]: r for r in section.get("shipped", [])}
+        for model, curve in sweeps_core.curve_summary(section).items():
+            name = training_figures.NAMES.get(model, model)
+            points = ", ".join(
+                f"{percent(r['test_accuracy'])} with {r['n_train']:,}"
+                + (f" (one epoch: {r['n_train'] / r['budget']:.0f}x the images the others saw)"
+                   if r["n_train"] > 1.5 * r.get("budget", r["n_train"]) else "")
+                for r in curve["rows"])
+            enough, star = curve["enough"], shipped.get(model)
+            if enough is curve["rows"][-1]:
+                finding = "every share added accuracy: more data keeps paying off at this compute."
+            else:
+                finding = (f"{enough['n_train']:,} images ({100 * enough['fraction']:g} % of the "
+                           "training split) already come within a point of its best at equal compute "
+                           f"({percent(curve['best']['test_accuracy'])}); beyond that, at this "
+                           "compute, more images barely help")
+                finding += (f", while training far longer on all of them ({star['epochs']} "
+                            f"epochs, the shipped model) reaches {percent(star['test_accuracy'])}."
+                            if star else ".")
+            st.markdown(f"**{name}:** {points} images. **What it shows:** {finding}")
         st.caption(
-            "Lines: measured here with the same quick recipe (Adam, learning rate 0.001, fewer "
-            "epochs on more data), tested on the leak-free test set at P(FAKE) ≥ 0.5. Stars: "
+            "Lines: measured here with the same quick recipe (Adam, learning rate 0.001, batch "
+            "64, the best validation epoch kept, stopping after 10 epochs without a better "
+            "validation loss), tested on the leak-free test set at P(FAKE) ≥ 0.5. Stars: "
             "the shipped models, trained on the whole training split with their own recipes "
             "(the flagship on a GPU), not re-measured here. Reproduce with "
             f"`{section['command']}`.")
         st.dataframe(pd.DataFrame([{
             "model": r["model"], "share of train": f"{100 * r['fraction']:g} %",
-            "training images": r["n_train"], "epochs": r["epochs"],
+            "training images": r["n_train"], "epochs": r.get("epochs_run", r["epochs"]),
             "test %": round(100 * r["test_accuracy"], 2), "AUROC": r["test_auroc"],
             "seconds": r.get("seconds"),
             "measured": "here" if "seconds" in r else r.get("hardware")}

@@ -133,6 +133,67 @@ def test_sweep_writer_on_a_tiny_slice(tiny_dataset, tmp_path, monkeypatch):
     assert [r["key"] for r in again["runs"]] == [r["key"] for r in written["runs"]]
 
 
+def test_batchnorm_recalibration_sets_running_statistics_to_the_sample():
+    from core.models.quicktrain import recalibrate_batchnorm
+
+    inputs = keras.Input((4, 4, 2))
+    norm = keras.layers.BatchNormalization(momentum=0.99)
+    model = keras.Model(inputs, keras.layers.Dense(1)(norm(inputs)))
+    x = np.random.default_rng(0).uniform(0, 255, (16, 4, 4, 2)).astype(np.uint8)
+    assert recalibrate_batchnorm(model, x)
+    pixels = x.astype(np.float64).reshape(-1, 2)
+    np.testing.assert_allclose(norm.moving_mean.numpy(), pixels.mean(0), rtol=1e-4)
+    np.testing.assert_allclose(norm.moving_variance.numpy(), pixels.var(0), rtol=1e-3)
+    assert norm.momentum == 0.99  # restored
+    assert not recalibrate_batchnorm(build_from_knobs(TINY), np.zeros((1, 32, 32, 3)))  # none
+
+
+def test_curves_writer_gives_each_point_the_same_budget_and_keeps_other_points(
+        tiny_dataset, tmp_path, monkeypatch):
+    from core.models import sweeps
+
+    trained = []
+
+    def train_one(build, settings, split):  # records the settings; no real training needed
+        trained.append(settings)
+        return {"val_accuracy": 0.5, "test_accuracy": 0.5, "test_auroc": 0.5,
+                "epochs_run": settings.epochs, "best_epoch": 1, "params": 1, "seconds": 0.1}
+
+    monkeypatch.setattr(sweeps, "_train_one", train_one)
+    run = lambda plan: sweeps.run_curves(tiny_dataset, plan, models_dir=tmp_path,  # noqa: E731
+                                         log=lambda line: None)
+    plan = sweeps.CurvePlan(fractions={"reference_cnn": (0.25, 1.0)},
+                            budgets={"reference_cnn": 200}, patience=3, n_val=20)
+    section = run(plan)
+    requested = [round(section["n_train_pool"] * f) for f in (0.25, 1.0)]
+    assert [r["fraction"] for r in section["runs"]] == [0.25, 1.0]
+    # more epochs on less data: every point sees about `budget` training images
+    assert [s.n_train for s in trained] == requested
+    assert [s.epochs for s in trained] == [round(200 / n) for n in requested] == [7, 2]
+    assert [s.patience for s in trained] == [3, 2]
+    # another model's point is added beside them, and a changed point replaces its old run
+    run(sweeps.CurvePlan(fractions={"flagship": (1.0,)}, budgets={"flagship": 200}, n_val=20))
+    run(sweeps.CurvePlan(fractions={"reference_cnn": (1.0,)}, budgets={"reference_cnn": 400},
+                         n_val=20))
+    written = json.loads((tmp_path / "sweeps.json").read_text())["curves"]
+    assert [(r["model"], r["fraction"], r["epochs"]) for r in written["runs"]] == [
+        ("reference_cnn", 0.25, 7), ("reference_cnn", 1.0, 4), ("flagship", 1.0, 2)]
+    assert [r["budget"] for r in written["runs"]] == [200, 400, 200]
+    assert len(trained) == 4  # nothing already in the file was trained again
+
+
+def test_curve_summary_finds_the_data_needed_at_equal_compute():
+    from core.models.sweeps import curve_summary
+
+    runs = [{"model": "m", "n_train": n, "budget": 1000, "test_accuracy": acc}
+            for n, acc in ((1000, 0.885), (100, 0.80), (3000, 0.95), (300, 0.89))]
+    curve = curve_summary({"runs": runs})["m"]
+    assert [r["n_train"] for r in curve["rows"]] == [100, 300, 1000, 3000]
+    # 3,000 images cost three budgets (one epoch at least): not compared
+    assert curve["best"]["n_train"] == 300 and curve["enough"]["n_train"] == 300
+    assert curve_summary({"runs": runs}, within=0.1)["m"]["enough"]["n_train"] == 100
+
+
 def open_page(data_path: str) -> AppTest:
     at = AppTest.from_file(str(REPO_ROOT / "streamlit_app.py"), default_timeout=120)
     at.session_state["data_path"] = data_path

@@ -12,7 +12,6 @@ import json
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import scipy.fft
 
 from core.analysis.features import FEATURES, gray
 from core.data.dataset import Dataset
@@ -157,6 +156,8 @@ def frequency_axis(size: int) -> np.ndarray:
 
 def _spectra(dataset: Dataset, progress: ProgressFn) -> tuple[dict, dict]:
     """Summed centred log-magnitude and power spectra per (class, label) cell."""
+    import scipy.fft  # imported here: the Dataset page's first view does not need it
+
     n_cells = len(CLASS_NAMES) * len(LABELS)
     s = dataset.size
     logmag = np.zeros((n_cells, s * s))

@@ -63,14 +63,12 @@ def _cnn(args) -> int:
 def _curves(args) -> int:
     from core.models.sweeps import DEFAULT_CURVES, CurvePlan, run_curves
 
-    schedule = {model: tuple(p for p in DEFAULT_CURVES.models[model]
-                             if args.fractions is None or p[0] in args.fractions)
-                for model in args.models}
-    if args.epochs:
-        schedule = {m: tuple((f, args.epochs) for f, _ in s) for m, s in schedule.items()}
+    plan = CurvePlan(
+        fractions={m: tuple(args.fractions or DEFAULT_CURVES.fractions[m]) for m in args.models},
+        budgets={m: args.budget or DEFAULT_CURVES.budgets[m] for m in args.models},
+        n_val=args.val)
     dataset = load_data(args.data)
-    section = run_curves(dataset, CurvePlan(models=schedule, n_val=args.val),
-                         command=args.command, models_dir=args.out,
+    section = run_curves(dataset, plan, command=args.command, models_dir=args.out,
                          log=lambda line: print(line, flush=True))
     print(f"{len(section['runs'])} points -> {args.out}/sweeps.json")
     return 0
@@ -103,12 +101,14 @@ def main(argv: list[str]) -> int:
                      help="training images, a stratified subset (default %(default)s)")
     cnn.add_argument("--epochs", type=int, default=plan.epochs)
     cnn.add_argument("--batch-size", type=int, default=plan.batch_size)
-    curves.add_argument("--models", nargs="+", choices=list(DEFAULT_CURVES.models),
-                        default=list(DEFAULT_CURVES.models))
+    planned = "; ".join(f"{m}: {' '.join(map(str, f))}, {DEFAULT_CURVES.budgets[m]:,} images"
+                        for m, f in DEFAULT_CURVES.fractions.items())
+    curves.add_argument("--models", nargs="+", choices=list(DEFAULT_CURVES.fractions),
+                        default=list(DEFAULT_CURVES.fractions))
     curves.add_argument("--fractions", type=float, nargs="+",
-                        help="only these shares of the training split (default: all planned)")
-    curves.add_argument("--epochs", type=int, help="epochs at every point (default: planned "
-                        "per point, fewer on more data)")
+                        help="shares of the training split (default: planned per model)")
+    curves.add_argument("--budget", type=int, help="training images each point sees over all "
+                        f"its epochs (default: planned per model). Planned: {planned}")
     for p in (cnn, curves):
         p.add_argument("--val", type=int, default=plan.n_val,
                        help="validation images (default %(default)s)")

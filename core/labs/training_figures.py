@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["architecture_figure", "curves_figure", "progress_figure", "regularisation_figure"]
+__all__ = ["NAMES", "architecture_figure", "curves_figure", "progress_figure",
+           "regularisation_figure"]
 
 _LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.25))
-_NAMES = {"reference_cnn": "reference CNN (355,649 parameters)",
+NAMES = {"reference_cnn": "reference CNN (355,649 parameters)",
           "flagship": "flagship architecture (1.57 M parameters)"}
 
 
@@ -92,7 +92,8 @@ def regularisation_figure(section: dict, experiment: str) -> go.Figure:
 
 def curves_figure(section: dict) -> go.Figure:
     """Test accuracy against training images (log scale): our measured points per
-    architecture, and the shipped models trained on the whole training split."""
+    architecture (each seeing the same number of training images), and the shipped models
+    trained on the whole training split."""
     fig = go.Figure()
     colours = {"reference_cnn": "#1f77b4", "flagship": "#d62728"}
     models = sorted({r["model"] for r in section["runs"]}, key=list(colours).index)
@@ -101,11 +102,15 @@ def curves_figure(section: dict) -> go.Figure:
                       key=lambda r: r["n_train"])
         fig.add_trace(go.Scatter(
             x=[r["n_train"] for r in rows], y=[100 * r["test_accuracy"] for r in rows],
-            mode="lines+markers", name=f"{_NAMES.get(model, model)}, measured here",
+            mode="lines+markers", name=f"{NAMES.get(model, model)}, measured here"
+            + (f" ({rows[0]['budget']:,} images per point, one epoch at least)"
+               if "budget" in rows[0] else ""),
             line=dict(color=colours.get(model)),
-            customdata=[[r["fraction"] * 100, r["epochs"], r["seconds"]] for r in rows],
-            hovertemplate="%{x:,} images (%{customdata[0]:g} % of train), %{customdata[1]} "
-                          "epochs<br>test %{y:.1f} %<br>%{customdata[2]:.0f} s<extra></extra>"))
+            customdata=[[r["fraction"] * 100, r["epochs_run"], r["epochs"], r["seconds"]]
+                        for r in rows],
+            hovertemplate="%{x:,} images (%{customdata[0]:g} % of train), %{customdata[1]} of "
+                          "%{customdata[2]} epochs<br>test %{y:.1f} %<br>%{customdata[3]:.0f} s"
+                          "<extra></extra>"))
     for row in section.get("shipped", []):
         fig.add_trace(go.Scatter(
             x=[row["n_train"]], y=[100 * row["test_accuracy"]], mode="markers",
@@ -114,4 +119,5 @@ def curves_figure(section: dict) -> go.Figure:
                  f"{row['epochs']} epochs)"))
     fig.update_xaxes(type="log", title_text="training images (log scale)")
     fig.update_yaxes(title_text="leak-free test accuracy %")
-    return fig.update_layout(height=420, title="Learning curves", **_LAYOUT)
+    return fig.update_layout(height=440, title="Learning curves: more epochs on less data, the "
+                                               "same training images per point", **_LAYOUT)

@@ -28,8 +28,8 @@ from core.models.evaluate import hardware
 from core.models.knobs import REFERENCE, Knobs, describe
 from core.models.quicktrain import TrainSettings, make_split
 
-__all__ = ["DEFAULT_CURVES", "FILE", "REFERENCE_STUDY", "CnnPlan", "CurvePlan", "points",
-           "read_sweeps", "run_cnn_sweep", "run_curves"]
+__all__ = ["DEFAULT_CURVES", "FILE", "REFERENCE_STUDY", "CnnPlan", "CurvePlan", "curve_summary",
+           "points", "read_sweeps", "run_cnn_sweep", "run_curves"]
 
 FILE = "sweeps.json"
 # what the reference study reported (accuracy on the CIFAKE test set)
@@ -59,20 +59,29 @@ class CnnPlan:
 
 @dataclass(frozen=True)
 class CurvePlan:
-    """The points of ``python -m core sweep curves``: per architecture, (share of the training
-    split, epochs) pairs; fewer epochs on more data keep the cost near-constant."""
+    """The points of ``python -m core sweep curves``: each architecture trained on shares of the
+    training split, every point of an architecture seeing the same number of training images
+    (its budget) over all its epochs, at least one: more epochs on less data, so a curve
+    compares data at equal compute. Early stopping after ``patience`` epochs keeps small shares
+    from overfitting."""
 
-    models: dict
+    fractions: dict[str, tuple[float, ...]]
+    budgets: dict[str, int]
+    patience: int = 10
     n_val: int = 2000
     batch_size: int = 64
 
+    def epochs(self, model: str, n_train: int) -> int:
+        """Epochs that show ``n_train`` images about the model's budget in all."""
+        return max(1, round(self.budgets[model] / n_train))
 
-DEFAULT_CURVES = CurvePlan(models={
-    "reference_cnn": ((0.01, 10), (0.03, 6), (0.1, 3), (0.3, 2), (1.0, 1)),
-    # on 2 shared cores one flagship point costs over 10 minutes (training and scoring the
-    # 19,622 test images): only 1 % is measured, the whole split is the shipped model
-    "flagship": ((0.01, 8),),
-})
+
+DEFAULT_CURVES = CurvePlan(
+    fractions={"reference_cnn": (0.01, 0.03, 0.1, 0.3, 1.0), "flagship": (0.01, 0.03, 0.1, 0.3)},
+    # the reference CNN: one pass over the whole split per point (2-3 minutes on 2 cores); the
+    # flagship trains at about 35 images/s there, so one pass over 10 % per point (7-15
+    # minutes), and its whole-split point is the shipped model
+    budgets={"reference_cnn": 90_000, "flagship": 9_000})
 
 
 def read_sweeps(models_dir: str | os.PathLike = MODELS_DIR) -> dict:
@@ -186,26 +195,29 @@ def run_curves(dataset: Dataset, plan: CurvePlan = DEFAULT_CURVES, *, command: s
                models_dir: str | os.PathLike = MODELS_DIR,
                log: Callable[[str], None] = print) -> dict:
     """Run (or continue) the learning curves; returns the ``curves`` section of
-    ``models/sweeps.json``."""
+    ``models/sweeps.json``. Points of the same data outside ``plan`` (another model or share)
+    stay in the file; a point inside it is replaced when its settings changed."""
     from core.models.deep import build_model
     from core.models.knobs import build_from_knobs
     from core.models.quicktrain import VAL_FRACTION
 
     previous = read_sweeps(models_dir).get("curves", {})
-    same_data = previous.get("fingerprint") == dataset.fingerprint
-    done = {r["key"]: r for r in previous.get("runs", [])} if same_data else {}
+    kept = previous.get("runs", []) if previous.get("fingerprint") == dataset.fingerprint else []
+    done = {r["key"]: r for r in kept}
     pool = int((dataset.splits == 0).sum() * (1 - VAL_FRACTION))
     section = {"title": "Learning curves: accuracy against the share of the training split",
-               "fingerprint": dataset.fingerprint, "n_train_pool": pool, "command": command,
-               "hardware": hardware(), "runs": [], "shipped": _shipped(models_dir),
-               "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+               "fingerprint": dataset.fingerprint, "n_train_pool": pool,
+               "command": command, "hardware": hardware(),
+               "runs": [r for r in kept if r["fraction"] not in plan.fractions.get(r["model"], ())],
+               "shipped": _shipped(models_dir), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     builders = {"reference_cnn": lambda: build_from_knobs(REFERENCE),
                 "flagship": lambda: build_model("flagship")}
-    for model, schedule in plan.models.items():
-        for fraction, epochs in schedule:
+    for model, fractions in plan.fractions.items():
+        for fraction in fractions:
             n_train = max(2, round(pool * fraction))
+            epochs = plan.epochs(model, n_train)
             settings = TrainSettings(epochs=epochs, batch_size=plan.batch_size, n_train=n_train,
-                                     patience=epochs)
+                                     patience=min(epochs, plan.patience))
             key = _key(model, fraction, settings.as_dict(), plan.n_val)
             result = done.get(key)
             if result is None:
@@ -213,13 +225,32 @@ def run_curves(dataset: Dataset, plan: CurvePlan = DEFAULT_CURVES, *, command: s
                 result = {"key": key, "model": model, "fraction": fraction,
                           "n_train": split.info["n_train"], "epochs": epochs,
                           "split": split.info, **_train_one(builders[model], settings, split)}
-            log(f"{model} on {fraction:.0%} ({result['n_train']:,} images, {epochs} epochs): "
-                f"test {result['test_accuracy']:.4f} ({result['seconds']:.0f} s)")
+            result = {**result, "budget": plan.budgets[model]}
+            log(f"{model} on {fraction:.0%} ({result['n_train']:,} images, "
+                f"{result['epochs_run']} of {epochs} epochs): test {result['test_accuracy']:.4f} "
+                f"({result['seconds']:.0f} s)" + (" [from the file]" if key in done else ""))
             section["runs"].append(result)
+            section["runs"].sort(key=lambda r: (r["model"] != "reference_cnn", r["fraction"]))
             _save("curves", section, models_dir)
     section["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     _save("curves", section, models_dir)
     return section
+
+
+def curve_summary(section: dict, within: float = 0.01) -> dict[str, dict]:
+    """Per architecture in a ``curves`` section: its points by training-set size; among those
+    at equal compute (the shares whose single epoch fits the budget), the best point and
+    ``enough``: the smallest training set within ``within`` of the best's test accuracy (how
+    much data the task needs at that compute)."""
+    summary = {}
+    for model in dict.fromkeys(r["model"] for r in section.get("runs", [])):
+        rows = sorted((r for r in section["runs"] if r["model"] == model),
+                      key=lambda r: r["n_train"])
+        equal = [r for r in rows if r["n_train"] <= 1.5 * r.get("budget", r["n_train"])]
+        best = max(equal, key=lambda r: r["test_accuracy"])
+        enough = next(r for r in equal if r["test_accuracy"] >= best["test_accuracy"] - within)
+        summary[model] = {"rows": rows, "best": best, "enough": enough}
+    return summary
 
 
 def _shipped(models_dir) -> list[dict]:
