@@ -317,17 +317,17 @@ with tab_curves:
             name = training_figures.NAMES.get(model, model)
             points = ", ".join(
                 f"{percent(r['test_accuracy'])} with {r['n_train']:,}"
-                + (f" (one epoch: {r['n_train'] / r['budget']:.0f}x the images the others saw)"
-                   if r["n_train"] > 1.5 * r.get("budget", r["n_train"]) else "")
+                + ("" if r in curve["equal"] else
+                   f" (one epoch: {r['n_train'] / r['budget']:.0f}x the images the others saw)")
                 for r in curve["rows"])
             enough, star = curve["enough"], shipped.get(model)
             if enough is curve["rows"][-1]:
                 finding = "every share added accuracy: more data keeps paying off at this compute."
             else:
                 finding = (f"{enough['n_train']:,} images ({100 * enough['fraction']:g} % of the "
-                           "training split) already come within a point of its best at equal compute "
-                           f"({percent(curve['best']['test_accuracy'])}); beyond that, at this "
-                           "compute, more images barely help")
+                           "training split) already come within a point of its best at equal "
+                           f"compute ({percent(curve['best']['test_accuracy'])}); beyond that, "
+                           "at this compute, more images barely help")
                 finding += (f", while training far longer on all of them ({star['epochs']} "
                             f"epochs, the shipped model) reaches {percent(star['test_accuracy'])}."
                             if star else ".")

@@ -78,9 +78,9 @@ class CurvePlan:
 
 DEFAULT_CURVES = CurvePlan(
     fractions={"reference_cnn": (0.01, 0.03, 0.1, 0.3, 1.0), "flagship": (0.01, 0.03, 0.1, 0.3)},
-    # the reference CNN: one pass over the whole split per point (2-3 minutes on 2 cores); the
-    # flagship trains at about 35 images/s there, so one pass over 10 % per point (7-15
-    # minutes), and its whole-split point is the shipped model
+    # the reference CNN: one pass over the whole split per point (1-2.5 minutes on 2 cores); the
+    # flagship trains at about 35 images/s there, so one pass over 10 % per point (4-6 minutes;
+    # 30 % is one epoch, 11.5), and its whole-split point is the shipped model
     budgets={"reference_cnn": 90_000, "flagship": 9_000})
 
 
@@ -238,18 +238,18 @@ def run_curves(dataset: Dataset, plan: CurvePlan = DEFAULT_CURVES, *, command: s
 
 
 def curve_summary(section: dict, within: float = 0.01) -> dict[str, dict]:
-    """Per architecture in a ``curves`` section: its points by training-set size; among those
-    at equal compute (the shares whose single epoch fits the budget), the best point and
-    ``enough``: the smallest training set within ``within`` of the best's test accuracy (how
-    much data the task needs at that compute)."""
+    """Per architecture in a ``curves`` section: its points by training-set size (``rows``);
+    ``equal``, those at equal compute (the shares whose single epoch fits the budget; all when
+    none does); among them the best point and ``enough``: the smallest training set within
+    ``within`` of the best's test accuracy (how much data the task needs at that compute)."""
     summary = {}
     for model in dict.fromkeys(r["model"] for r in section.get("runs", [])):
         rows = sorted((r for r in section["runs"] if r["model"] == model),
                       key=lambda r: r["n_train"])
-        equal = [r for r in rows if r["n_train"] <= 1.5 * r.get("budget", r["n_train"])]
+        equal = [r for r in rows if r["n_train"] <= 1.5 * r.get("budget", r["n_train"])] or rows
         best = max(equal, key=lambda r: r["test_accuracy"])
         enough = next(r for r in equal if r["test_accuracy"] >= best["test_accuracy"] - within)
-        summary[model] = {"rows": rows, "best": best, "enough": enough}
+        summary[model] = {"rows": rows, "equal": equal, "best": best, "enough": enough}
     return summary
 
 
