@@ -222,15 +222,6 @@ def stats_of(dataset: Dataset) -> DatasetStats:
     return stats
 
 
-def loaded_dataset() -> tuple[Dataset, np.ndarray, DatasetStats] | None:
-    """The chosen dataset with its features and statistics, decoding and computing with a
-    progress bar the first time; None (with the reason shown) when no dataset is usable."""
-    dataset = decoded_dataset()
-    if dataset is None:
-        return None
-    return dataset, features_of(dataset), stats_of(dataset)
-
-
 def embedding(dataset: Dataset, features: np.ndarray, *, space: str, method: str, n: int,
               seed: int = 0, spaces: Mapping[str, Space] = SPACES) -> Embedding:
     """A stratified sample embedded in 2-D, with a progress bar while it is computed (cached in

@@ -21,13 +21,12 @@ st.markdown(
 tab_live, tab_curves = st.tabs(["Attack one image", "Accuracy vs epsilon"])
 
 with tab_live:
-    loaded = _data.loaded_dataset()
-    detector = _model_cache.detector() if loaded is not None else None
-    if loaded is None:
+    dataset = _data.decoded_dataset()
+    detector = _model_cache.detector() if dataset is not None else None
+    if dataset is None:
         _widgets.get_data_panel()
     elif detector is not None:
         cnns = [n for n in detector.names if detector.families.get(n) != "classical"]
-        dataset = loaded[0]
         row = _data.random_test_row(dataset, key="adv_row", leakfree=True)
         if row is not None and cnns:
             c1, c2, c3 = st.columns(3)

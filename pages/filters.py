@@ -21,11 +21,10 @@ st.markdown(
 tab_images, tab_matrix = st.tabs(["Filtered images", "Train on filtered images"])
 
 with tab_images:
-    loaded = _data.loaded_dataset()
-    if loaded is None:
+    dataset = _data.decoded_dataset()
+    if dataset is None:
         _widgets.get_data_panel()
     else:
-        dataset = loaded[0]
         c1, c2, c3 = st.columns(3)
         chosen = c1.multiselect("Filters", list(filters.FILTERS), default=list(filters.FILTERS),
                                 format_func=lambda k: filters.FILTERS[k].label,

@@ -30,8 +30,19 @@ report = _model_cache.lab_report(generalization.REPORT)
 
 
 @st.cache_resource(show_spinner="Loading generator…", max_entries=4)
-def _generator(name: str, sha: str):
+def _load_generator(name: str, sha: str):
     return load_generator(name)
+
+
+def generator(name: str):
+    """A committed generator, loaded once per file version; None, with the reason shown, when
+    its file cannot be loaded."""
+    try:
+        return _load_generator(name, zoo[name]["sha256"])
+    except (OSError, ValueError) as exc:
+        st.error(_widgets.escape_markdown(f"The {name} generator cannot be loaded: {exc}"),
+                 icon=":material/error:")
+        return None
 
 
 def generator_reports() -> dict[str, dict]:
@@ -96,10 +107,12 @@ def generators_tab():
     if "vae" in zoo and index is not None and _data.image_size() == 32:
         st.markdown("**Fakes with real content**: REAL test photos (top) and the VAE's "
                     "reconstructions of them (bottom), JPEG q75 like CIFAKE.")
-        vae = _generator("vae", zoo["vae"]["sha256"])
-        real = _data.images(index, index.sample(8, seed=0, split=1, label=LABELS.index("REAL")))
-        rebuilt = vae.sample(len(real), seed=0, images=real)
-        st.image(enlarge(tile(np.concatenate([real, rebuilt]), 8), 3))
+        vae = generator("vae")
+        if vae is not None:
+            real = _data.images(index, index.sample(8, seed=0, split=1,
+                                                    label=LABELS.index("REAL")))
+            rebuilt = vae.sample(len(real), seed=0, images=real)
+            st.image(enlarge(tile(np.concatenate([real, rebuilt]), 8), 3))
 
 
 def matrix_tab():
@@ -175,8 +188,7 @@ def fake_now_tab():
         if seed is None:
             c2.caption("Press the button: our GAN draws one new 32x32 image (saved as JPEG q75, "
                        "like CIFAKE) and every model judges it.")
-        elif detector is not None:
-            gan = _generator("gan", zoo["gan"]["sha256"])
+        elif detector is not None and (gan := generator("gan")) is not None:
             image = gan.sample(1, seed=seed)[0]
             c2.caption(f"Seed {seed}: `python -m core generator sample gan --n 1 --seed {seed} "
                        "--out DIR` makes the same image again.")

@@ -167,8 +167,8 @@ with tab_drill:
             st.caption(f"{len(positions)} images shown, most confident first "
                        f"(P(FAKE), threshold {by_name[name]['threshold']:.3f}).")
             paths = [scores_file["paths"][i] for i in positions]
-            loaded = _data.loaded_dataset()
-            if loaded is None:
+            dataset = _data.decoded_dataset()
+            if dataset is None:
                 st.dataframe(pd.DataFrame({
                     "file": paths, "P(FAKE)": p[positions],
                     "true": [LABELS[scores_file["labels"][i]] for i in positions],
@@ -176,7 +176,6 @@ with tab_drill:
                 }), hide_index=True)
                 st.info("Images need the CIFAKE dataset (see the Home page).")
             else:
-                dataset = loaded[0]
                 rows = dataset.rows_of(paths)
                 _widgets.image_grid([dataset.images[r] for r in rows if r >= 0],
                                     [f"{LABELS[dataset.labels[r]]} · P={p[i]:.3f}"

@@ -45,11 +45,10 @@ elif origin == "Camera":
     if shot is not None:
         candidates = [("camera.jpg", shot.getvalue())]
 else:
-    loaded = _data.loaded_dataset()
-    if loaded is None:
+    dataset = _data.decoded_dataset()
+    if dataset is None:
         _widgets.get_data_panel()
         st.stop()
-    dataset = loaded[0]
     row = _data.random_test_row(dataset, key="check_row")
     if row is None:
         st.stop()

@@ -19,12 +19,11 @@ st.markdown(
     f"people of the reference study, who averaged {quiz.HUMAN_BASELINE:.1%}."
 )
 
-loaded = _data.loaded_dataset()
-if loaded is None:
+dataset = _data.decoded_dataset()
+if dataset is None:
     st.info("The quiz shows CIFAKE test images, so it needs the dataset.")
     _widgets.get_data_panel()
     st.stop()
-dataset = loaded[0]
 store = quiz.QuizStore()
 state = st.session_state.setdefault("quiz", {})
 

@@ -43,12 +43,11 @@ with tab_curves:
             "rescale.")
 
 with tab_live:
-    loaded = _data.loaded_dataset()
-    detector = _model_cache.detector() if loaded is not None else None
-    if loaded is None:
+    dataset = _data.decoded_dataset()
+    detector = _model_cache.detector() if dataset is not None else None
+    if dataset is None:
         _widgets.get_data_panel()
     elif detector is not None:
-        dataset = loaded[0]
         row = _data.random_test_row(dataset, key="robust_row", leakfree=True)
         if row is not None:
             c1, c2 = st.columns(2)

@@ -321,7 +321,7 @@ with tab_curves:
                    f" (one epoch: {r['n_train'] / r['budget']:.0f}x the images the others saw)")
                 for r in curve["rows"])
             enough, star = curve["enough"], shipped.get(model)
-            if enough is curve["rows"][-1]:
+            if enough is curve["equal"][-1]:
                 finding = "every share added accuracy: more data keeps paying off at this compute."
             else:
                 finding = (f"{enough['n_train']:,} images ({100 * enough['fraction']:g} % of the "

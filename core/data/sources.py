@@ -187,11 +187,11 @@ def read_member(source: str | os.PathLike, member: str) -> bytes:
     read."""
     source = Path(source)
     if source.is_file():
-        with _open_zip(source) as archive:
-            try:
-                return archive.read(member)
-            except (KeyError, zipfile.BadZipFile, RuntimeError) as exc:
-                raise OSError(f"cannot read {member} from the zip: {exc}") from None
+        archive = _shared_zip(source, os.stat(source).st_mtime_ns)  # the index is read once
+        try:
+            return archive.read(member)
+        except (KeyError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
+            raise OSError(f"cannot read {member} from the zip: {exc}") from None
     return (source / member).read_bytes()
 
 
