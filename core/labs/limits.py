@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 
 from core.data.dataset import Dataset, train_val_rows
-from core.data.imageio import CIFAKE_JPEG_QUALITY, decode_image, describe_image
-from core.data.perturb import STABILITY_CHECKS, blur, noise, rescale
+from core.data.imageio import CIFAKE_JPEG_QUALITY, decode_image, describe_image, png_bytes
+from core.data.perturb import STABILITY_CHECKS, blur, encode_jpeg, noise, rescale
 from core.data.quality import leakfree_test_mask
 from core.data.sources import stratified_split
 from core.detect import ood
@@ -35,13 +35,11 @@ NOTE = ("The stand-ins below are size, format, quality and degradation changes o
         "`python -m core generalize` in models/generalization.json.")
 
 
-def _encode(image: np.ndarray, ext: str, quality: int = CIFAKE_JPEG_QUALITY) -> bytes:
-    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if ext == ".jpg" else []
-    return cv2.imencode(ext, image[:, :, ::-1], params)[1].tobytes()
 
 
 def _upscaled(image: np.ndarray) -> bytes:
-    return _encode(cv2.resize(image, (512, 512), interpolation=cv2.INTER_CUBIC), ".jpg")
+    return encode_jpeg(cv2.resize(image, (512, 512), interpolation=cv2.INTER_CUBIC),
+                       CIFAKE_JPEG_QUALITY)
 
 
 def _smooth_images(n: int, side: int = 512, seed: int = 0) -> list[np.ndarray]:
@@ -72,10 +70,10 @@ def proxies(images: np.ndarray, n_synthetic: int = 200) -> dict[str, Callable]:
     return {
         "CIFAKE test, upscaled to 512x512 (JPEG q75)": files(lambda: [_upscaled(i) for i in images]),
         "synthetic smooth 512x512 photos (JPEG q75)": files(
-            lambda: [_encode(i, ".jpg") for i in _smooth_images(n_synthetic)]),
-        "CIFAKE test, PNG re-save": files(lambda: [_encode(i, ".png") for i in images]),
-        "CIFAKE test, JPEG q30 re-save": files(lambda: [_encode(i, ".jpg", 30) for i in images]),
-        "CIFAKE test, JPEG q95 re-save": files(lambda: [_encode(i, ".jpg", 95) for i in images]),
+            lambda: [encode_jpeg(i, CIFAKE_JPEG_QUALITY) for i in _smooth_images(n_synthetic)]),
+        "CIFAKE test, PNG re-save": files(lambda: [png_bytes(i) for i in images]),
+        "CIFAKE test, JPEG q30 re-save": files(lambda: [encode_jpeg(i, 30) for i in images]),
+        "CIFAKE test, JPEG q95 re-save": files(lambda: [encode_jpeg(i, 95) for i in images]),
         "CIFAKE test, blur σ 1.0": lambda: (None, blur(images, 1.0)),
         "CIFAKE test, noise σ 8": lambda: (None, noise(images, 8.0)),
         "CIFAKE test, rescale via 16 px": lambda: (None, rescale(images, 16)),
