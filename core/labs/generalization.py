@@ -150,6 +150,14 @@ def build_generalization(dataset: Dataset, sources: tuple[str, ...] = tuple(SOUR
     ``reuse_matrix`` the matrix of an existing report with the same set-up and sources is kept
     (only the shipped models, distances and off-distribution rates are measured again).
     """
+    if len(set(sources)) < 2:
+        raise ValueError("the matrix needs at least two fake sources (what a detector never "
+                         "saw is the point)")
+    gaussians = ood.load_gaussians(models_dir)
+    missing = {features_model, *gaussians} - {r["name"] for r in list_reports(models_dir)}
+    if missing:
+        raise ValueError(f"no report for {', '.join(sorted(missing))} in {models_dir}: the "
+                         "distances and off-distribution rates need it")
     start = time.perf_counter()
     half = n_train // 2
     sizes = {"train": half, "val": half // 9, "test": n_test}
@@ -169,7 +177,6 @@ def build_generalization(dataset: Dataset, sources: tuple[str, ...] = tuple(SOUR
     else:
         matrix = _matrix(real, fakes, sources, architecture=architecture, n_train=n_train,
                          epochs=epochs, seed=seed, progress=subrange(progress, 0.1, 0.8))
-    gaussians = ood.load_gaussians(models_dir)
     shipped, kept = _shipped(real["test"], fakes, sources, models_dir,
                              {features_model, *gaussians}, subrange(progress, 0.8, 0.95))
     distances, flags = _distances_and_ood(real["train"], kept, sources, features_model, gaussians)

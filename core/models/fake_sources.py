@@ -45,42 +45,52 @@ SOURCES = {
 }
 
 
-def _rows(dataset: Dataset, part: str, label: str, seed: int) -> np.ndarray:
-    """Rows of ``label`` images in ``part``, in a fixed shuffled order."""
+def _rows(dataset: Dataset, part: str, label: str, seed: int, split: dict) -> np.ndarray:
+    """Rows of ``label`` images in ``part`` of the training split ``split`` (the keywords of
+    ``train_val_rows``), in a fixed shuffled order."""
     if part == "test":
         rows = np.flatnonzero(leakfree_test_mask(dataset.hashes, dataset.splits))
     else:
-        rows = train_val_rows(dataset, seed=seed)[PARTS.index(part)]
+        rows = train_val_rows(dataset, seed=seed, **split)[PARTS.index(part)]
     rows = rows[dataset.labels[rows] == LABELS.index(label)]
     return rows[np.random.default_rng(seed).permutation(len(rows))]
 
 
-def real_images(dataset: Dataset, part: str, n: int, *, seed: int = 0) -> np.ndarray:
-    """``n`` REAL images of ``part`` (fewer when the part has fewer)."""
-    return dataset.images[_rows(dataset, part, "REAL", seed)[:n]]
+def real_images(dataset: Dataset, part: str, n: int, *, seed: int = 0,
+                val_fraction: float = 0.1, limit: int | None = None) -> np.ndarray:
+    """``n`` REAL images of ``part`` (fewer when the part has fewer) of the training split
+    that ``train_val_rows`` makes with ``seed``, ``val_fraction`` and ``limit``."""
+    split = {"val_fraction": val_fraction, "limit": limit}
+    return dataset.images[_rows(dataset, part, "REAL", seed, split)[:n]]
 
 
 def source_images(source: str, dataset: Dataset, part: str, n: int, *, seed: int = 0,
+                  val_fraction: float = 0.1, limit: int | None = None,
                   generators_dir: str | os.PathLike = GENERATORS_DIR,
                   cache_dir: str | os.PathLike | None = CACHE_DIR,
                   progress: ProgressFn = silent) -> np.ndarray:
     """``n`` fake images of ``source`` for ``part``: CIFAKE FAKE images for ``sd14``; a GAN's
     samples (seeded per part); a VAE's reconstructions of ``part``'s REAL images (the ones
-    ``real_images`` gives, so the fakes share their content)."""
+    ``real_images`` gives, so the fakes share their content). ``seed``, ``val_fraction`` and
+    ``limit`` pick the training split, as in ``train_val_rows``."""
     if source not in SOURCES:
         raise ValueError(f"unknown fake source {source!r}; choose from {list(SOURCES)}")
     if part not in PARTS:
         raise ValueError(f"unknown part {part!r}; choose from {PARTS}")
+    split = {"val_fraction": val_fraction, "limit": limit}
     if source == "sd14":
-        return dataset.images[_rows(dataset, part, "FAKE", seed)[:n]]
+        return dataset.images[_rows(dataset, part, "FAKE", seed, split)[:n]]
     generator = load_generator(source, generators_dir)
-    to_rebuild = real_images(dataset, part, n, seed=seed) if generator.kind == "vae" else None
+    to_rebuild = real_images(dataset, part, n, seed=seed, **split) \
+        if generator.kind == "vae" else None
     n = n if to_rebuild is None else len(to_rebuild)
     path = None
     if cache_dir is not None:
         key = f"{source}-{generator.sha256[:12]}-{part}-{n}-{seed}"
         if to_rebuild is not None:
             key += f"-{dataset.fingerprint[:12]}"
+            if split != {"val_fraction": 0.1, "limit": None}:
+                key += f"-v{val_fraction:g}-l{limit}"
         path = Path(cache_dir) / "generated" / f"{key}.npy"
         if path.exists():
             return np.load(path, allow_pickle=False)

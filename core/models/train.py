@@ -87,6 +87,9 @@ def train(config: TrainConfig, dataset: Dataset, *,
     """Train, save the model and its report atomically, evaluate it; returns the report.
     ``config.fakes`` come from the generators in ``generators_dir`` (default
     ``models/generators``)."""
+    if "sd14" in config.fakes:
+        raise ValueError("sd14 is CIFAKE's own FAKE set, already in the training images: "
+                         "--fakes adds other generators (gan, vae)")
     train_rows, val_rows = train_val_rows(dataset, val_fraction=config.val_fraction,
                                           seed=config.seed, limit=config.limit)
     initial = _initial_state(config.init)
@@ -138,6 +141,7 @@ def _with_fakes(config: TrainConfig, dataset: Dataset, rows: np.ndarray, part: s
     for source in config.fakes:
         n = config.fakes_n if part == "train" else config.fakes_n // 9
         fakes = source_images(source, dataset, part, n, seed=config.seed,
+                              val_fraction=config.val_fraction, limit=config.limit,
                               generators_dir=generators_dir or GENERATORS_DIR)
         images.append(fakes)
         labels.append(np.ones(len(fakes), dtype=labels[0].dtype))
