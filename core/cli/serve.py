@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import sys
 from pathlib import Path
@@ -11,11 +12,19 @@ from core.cli.common import command_parser
 __all__ = ["main"]
 
 
+def _port(text: str) -> int:
+    """A TCP port number from the command line."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return int(text)
+
+
 def main(argv: list[str]) -> int:
     parser = command_parser("serve")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default %(default)s: this machine only)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+    parser.add_argument("--port", type=_port, default=8000,
+                        help="port, 1-65535 (default %(default)s)")
     parser.add_argument("--model", action="append", dest="models", metavar="NAME",
                         help="load this model (repeatable; default: scanner, or every evaluated "
                              "model when it is absent); requests choose among the loaded ones")

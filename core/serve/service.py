@@ -5,6 +5,7 @@ several worker threads at once."""
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Iterator
@@ -89,7 +90,12 @@ class Service:
 
     def model_table(self) -> list[dict]:
         """Every evaluated model in the models folder: name, family, threshold, test and
-        leak-free test accuracy at the threshold, AUROC, file sha256 and whether it is loaded."""
+        leak-free test accuracy at the threshold, AUROC, file sha256 and whether it is loaded
+        (read once: the reports are megabytes of JSON)."""
+        return self._model_table
+
+    @functools.cached_property
+    def _model_table(self) -> list[dict]:
         table = []
         for report in list_reports(self.models_dir):
             metrics = report.get("metrics")
