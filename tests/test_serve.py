@@ -29,7 +29,7 @@ from core.detect.predict import iter_uploads, load_detector, prepare, rows_to_cs
 from core.models.artifacts import read_report
 from core.serve.app import create_app
 from core.serve.service import METHODS, Service
-from helpers import REPO_ROOT, bad_input_battery, encode, jpeg, png
+from helpers import REPO_ROOT, bad_input_battery, encode, jpeg, png, run_cli
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -346,3 +346,11 @@ def test_the_command_serves_on_a_loopback_port(tmp_path, scanner):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "http"])
+def test_the_command_refuses_a_port_out_of_range_before_loading_models(port):
+    result = run_cli("serve", "--port", port)
+    assert result.returncode == 2
+    assert f"'{port}' is not a port number (1-65535)" in result.stderr
+    assert "Traceback" not in result.stderr
