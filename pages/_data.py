@@ -27,7 +27,13 @@ from core.data.dataset import DEFAULT_SIZE, Dataset, decode_rows, load_dataset
 from core.data.imageio import ImageInfo, decode_image, describe_image
 from core.data.quality import leakfree_test_mask
 from core.data.sources import (
-    LABELS, SPLITS, Listing, Rows, listing_fingerprint, resolve_source, scan_source,
+    LABELS,
+    SPLITS,
+    Listing,
+    Rows,
+    listing_fingerprint,
+    resolve_source,
+    scan_source,
 )
 from core.errors import DataError, ImageError
 from pages._widgets import escape_markdown, progress_into

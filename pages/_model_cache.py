@@ -13,11 +13,16 @@ import streamlit as st
 
 from core.analysis.embed import Space
 from core.detect.ood import Gaussian
-from core.detect.predict import (Detector, Stability, TileScores, load_detector, score_tiles,
-                                 stability)
+from core.detect.predict import (
+    Detector,
+    Stability,
+    TileScores,
+    load_detector,
+    score_tiles,
+    stability,
+)
 from core.models.artifacts import MODELS_DIR, Predictor, list_reports, load_predictor, read_json
 from pages._widgets import escape_markdown
-
 
 # ---------------------------------------------------------------- reports
 

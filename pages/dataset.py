@@ -198,7 +198,8 @@ def duplicates():
         + [{"where": "across train and test (leak)", "groups": where["across_splits"]},
            {"where": "across REAL and FAKE", "groups": where["across_labels"]}]
     ), hide_index=True)
-    st.dataframe(pd.DataFrame([{"folder": k, "images": shown.counts[k.split("/")[0]][k.split("/")[1]],
+    st.dataframe(pd.DataFrame([{"folder": k,
+                                "images": shown.counts[k.split("/")[0]][k.split("/")[1]],
                                 "unique contents": v} for k, v in dup["unique_contents"].items()]),
                  hide_index=True)
     if index is None:
@@ -224,7 +225,8 @@ def embedding_map():
 
     c1, c2, c3, c4 = st.columns(4)
     # each CNN's features are a space too; a model loads only once its space is picked
-    spaces = SPACES if index is None else {**SPACES, **_model_cache.model_spaces(_data.image_size())}
+    spaces = (SPACES if index is None
+              else {**SPACES, **_model_cache.model_spaces(_data.image_size())})
     space = c1.selectbox("Space", list(spaces), key="embed_space",
                          format_func=lambda s: s.rsplit("-", 1)[0].replace("cnn-", "CNN: "),
                          help="\n\n".join(f"**{k}**: {v.description}" for k, v in spaces.items()))
@@ -238,7 +240,8 @@ def embedding_map():
     else:
         n = summary["meta"]["n"]
         c4.caption(f"Committed sample: {n:,} images")
-    if summary is not None and n == summary["meta"]["n"] and f"{space}/{method}" in summary["coords"]:
+    if (summary is not None and n == summary["meta"]["n"]
+            and f"{space}/{method}" in summary["coords"]):
         p = summary["points"]
         rows = np.full(len(p["path"]), -1) if index is None else index.rows_of(p["path"])
         points = dataset_figures.points_frame(

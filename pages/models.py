@@ -23,7 +23,8 @@ st.markdown(
 reports = _model_cache.model_reports()
 if not reports:
     st.warning("No evaluated models in `models/` yet. Train one with "
-               "`python -m core train reference_cnn` and evaluate with `python -m core evaluate --all`.")
+               "`python -m core train reference_cnn` and evaluate with "
+               "`python -m core evaluate --all`.")
     st.stop()
 
 board = comparison.leaderboard_frame(reports)
@@ -55,14 +56,16 @@ by_name = {r["name"]: r for r in reports}
 names = list(board["model"])
 chosen = st.multiselect("Models to compare", names, default=names[:5], key="models_chosen")
 split = st.segmented_control("Test set", ["test", "leakfree_test"], default="test",
-                             format_func={"test": "Test (20,000)", "leakfree_test": "Leak-free test"}.get,
+                             format_func={"test": "Test (20,000)",
+                                          "leakfree_test": "Leak-free test"}.get,
                              key="models_split") or "test"
 selected = [by_name[n] for n in chosen]
 if not selected:
     st.info("Choose at least one model.")
     st.stop()
 
-tab_card, tab_curves, tab_confusion, tab_class, tab_training, tab_sweep, tab_agree, tab_drill = st.tabs([
+(tab_card, tab_curves, tab_confusion, tab_class, tab_training, tab_sweep, tab_agree,
+ tab_drill) = st.tabs([
     "Model cards", "ROC & PR", "Confusion & calibration", "Per class", "Training", "PCA sweep",
     "Agreement & ensemble", "Drill-down",
 ])
@@ -78,7 +81,8 @@ with tab_card:
         right.markdown("**Calibration** maps the model's raw output to a probability that means "
                        "what it says, fitted on validation images only; the ranking (AUROC) "
                        "does not change.")
-        right.plotly_chart(comparison_figures.calibration_change_figure(report), key="card_calibration")
+        right.plotly_chart(comparison_figures.calibration_change_figure(report),
+                           key="card_calibration")
 
 with tab_curves:
     st.markdown("**ROC**: how many fakes a model catches (up) for each share of real images it "
@@ -147,7 +151,8 @@ with tab_agree:
                                              scores_file["classes"], scores_file["leakfree"])
             c1, c2, c3 = st.columns(3)
             c1.metric("Ensemble test accuracy", f"{100 * ens['test']['at_0.5']['accuracy']:.2f} %")
-            c2.metric("Leak-free accuracy", f"{100 * ens['leakfree_test']['at_0.5']['accuracy']:.2f} %")
+            c2.metric("Leak-free accuracy",
+                      f"{100 * ens['leakfree_test']['at_0.5']['accuracy']:.2f} %")
             c3.metric("AUROC", f"{ens['test']['roc_auc']:.4f}")
 
 with tab_drill:

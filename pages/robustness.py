@@ -27,7 +27,8 @@ with tab_curves:
     else:
         names = list(report["models"])
         c1, c2 = st.columns([3, 1])
-        default = [n for n in names if n in ("flagship", "flagship_robust", "reference_cnn")] or names
+        default = ([n for n in names if n in ("flagship", "flagship_robust", "reference_cnn")]
+                   or names)
         chosen = c1.multiselect("Models", names, default=default, key="robust_models")
         metric = c2.segmented_control("Metric", ["auroc", "accuracy"], default="auroc",
                                       format_func={"auroc": "AUROC", "accuracy": "Accuracy"}.get,

@@ -4,14 +4,14 @@ and the committed sweeps and learning curves beside the reference study."""
 import pandas as pd
 import streamlit as st
 
+from core.data.imageio import enlarge
 from core.data.sources import LABELS
 from core.detect.explain import overlay
-from core.data.imageio import enlarge
 from core.labs import training_figures
-from core.models import comparison_figures
 from core.labs.training import HEARTBEAT_TIMEOUT, Run, Runner, name_problem, save_run
-from core.models.augment import AUGMENTATIONS
+from core.models import comparison_figures
 from core.models import sweeps as sweeps_core
+from core.models.augment import AUGMENTATIONS
 from core.models.knobs import REFERENCE, Knobs
 from core.models.quicktrain import OPTIMIZERS, TrainSettings
 from pages import _data, _model_cache, _router, _widgets

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import REPO_ROOT, cifake_files, write_zip
 
 
@@ -20,11 +19,13 @@ def tiny_zip(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def cifake_zip() -> Path:
     """The real CIFAKE zip: ``$CIFAKE_PATH`` or ``<repo>/../shared/data/cifake.zip``."""
-    path = Path(os.environ.get("CIFAKE_PATH") or REPO_ROOT.parent / "shared" / "data" / "cifake.zip")
+    path = Path(os.environ.get("CIFAKE_PATH")
+                or REPO_ROOT.parent / "shared" / "data" / "cifake.zip")
     if not path.exists():
         if os.environ.get("CI") == "true":
             pytest.fail(f"CIFAKE must be present in CI (looked at {path}; set CIFAKE_PATH).")
-        pytest.skip(f"real CIFAKE not found at {path}; set CIFAKE_PATH to run the integration tests")
+        pytest.skip(f"real CIFAKE not found at {path}; "
+                    "set CIFAKE_PATH to run the integration tests")
     return path
 
 

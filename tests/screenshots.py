@@ -4,7 +4,8 @@
 
 Starts ``streamlit run streamlit_app.py`` headless, drives Debian's Chromium with Playwright,
 waits for each page to finish running, fails on any Streamlit exception element, an empty main
-area or a missing text, and writes one screenshot per view. ``tests/test_browser.py`` runs it inside the test suite.
+area or a missing text, and writes one screenshot per view. ``tests/test_browser.py`` runs it
+inside the test suite.
 """
 
 from __future__ import annotations
@@ -243,7 +244,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "screenshots"))
     parser.add_argument("--port", type=int, default=8599)
     parser.add_argument("--no-data", action="store_true",
-                        help="run as a user without the dataset (CIFAKE_PATH set to an empty folder)")
+                        help="run as a user without the dataset "
+                             "(CIFAKE_PATH set to an empty folder)")
     args = parser.parse_args()
     env, prefix = None, ""
     if args.no_data:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from helpers import REPO_ROOT, bad_input_battery, cifake_files, write_tree
+from streamlit.testing.v1 import AppTest
 
 APP = str(REPO_ROOT / "streamlit_app.py")
 COMMITTED = json.loads((REPO_ROOT / "data" / "summary" / "stats.json").read_text())
@@ -184,7 +183,8 @@ def test_model_comparison_page_shows_the_committed_leaderboard(tmp_path):
     assert not at.exception
     card_calibration, roc = (json.loads(c.proto.spec) for c in at.get("plotly_chart")[:2])
     assert roc["data"][0]["name"].startswith(leaderboard[0]["name"])
-    assert [t["name"].split(" (")[0] for t in card_calibration["data"]] == ["perfect", "before", "after"]
+    assert [t["name"].split(" (")[0] for t in card_calibration["data"]] == \
+        ["perfect", "before", "after"]
 
 
 def test_model_card_shows_a_report(tmp_path):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import random_image
 
 from core.models.augment import AUGMENTATIONS, augment_batch
-from helpers import random_image
 
 PAD = 4
 

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from screenshots import CHROMIUM, VIEWS, capture
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -34,7 +34,9 @@ def test_calibration_lowers_ece_on_held_out_scores_and_keeps_ranking():
     calibrated = apply_calibration(fitted, p_test)
     before, after = calibration(y_test, p_test)["ece"], calibration(y_test, calibrated)["ece"]
     assert before > 0.08 and after < 0.02
-    assert roc_auc_score(y_test, calibrated) == pytest.approx(roc_auc_score(y_test, p_test), abs=1e-4)  # float32 ties
+    # float32 ties
+    assert roc_auc_score(y_test, calibrated) == pytest.approx(roc_auc_score(y_test, p_test),
+                                                              abs=1e-4)
     assert np.all(np.diff(apply_calibration(fitted, np.linspace(0.001, 0.999, 50))) > 0)
 
 

@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
+from helpers import REPO_ROOT, cifake_files, run_cli, write_zip
 
 from core.cli import COMMANDS
-from helpers import REPO_ROOT, cifake_files, run_cli, write_zip
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,8 @@ def test_info_text(dup_zip, cli_cache):
 
 def test_info_text_reports_skipped_and_seeded_split(tmp_path):
     files = {f"REAL/{i}.jpg": data for i, data in enumerate(cifake_files(3).values())}
-    files.update({f"FAKE/{i}.jpg": data for i, data in enumerate(cifake_files(3, seed=50).values())})
+    files.update({f"FAKE/{i}.jpg": data
+                  for i, data in enumerate(cifake_files(3, seed=50).values())})
     files["FAKE/readme.txt"] = b"hello"
     source = write_zip(tmp_path / "flat.zip", files)
     result = run_cli("info", "--data", source, "--size", "16", cache_dir=tmp_path / "cache")
@@ -93,10 +94,12 @@ def test_stats_writes_summary(dup_zip, cli_cache, tmp_path):
     out = tmp_path / "summary"
     result = run_cli("stats", "--data", dup_zip, "--out", out, "--sample", 40, cache_dir=cli_cache)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [f"wrote {out / 'stats.json'}", f"wrote {out / 'embedding.json'}"]
+    assert result.stdout.splitlines() == [f"wrote {out / 'stats.json'}",
+                                          f"wrote {out / 'embedding.json'}"]
     assert sorted(p.name for p in out.iterdir()) == ["embedding.json", "stats.json"]
     stats = json.loads((out / "stats.json").read_text())
-    assert list(stats) == ["meta", "counts", "class_counts", "duplicates", "feature_edges", "groups"]
+    assert list(stats) == ["meta", "counts", "class_counts", "duplicates", "feature_edges",
+                           "groups"]
     assert stats["meta"]["n_images"] == 32 and stats["meta"]["source"] == "dup.zip"
     assert stats["duplicates"]["leaked_test"] == 1
     assert list(stats["groups"])[0] == "all"
@@ -105,7 +108,8 @@ def test_stats_writes_summary(dup_zip, cli_cache, tmp_path):
     assert embedding["meta"]["fingerprint"] == stats["meta"]["fingerprint"]
     n = embedding["meta"]["n"]
     assert n == 32  # 16 strata (2 labels x classes 1..8) x 40 // 16 = 2 rows each
-    assert set(embedding["coords"]) == {"pixels/pca", "pixels/tsne", "features/pca", "features/tsne"}
+    assert set(embedding["coords"]) == {"pixels/pca", "pixels/tsne", "features/pca",
+                                        "features/tsne"}
     for coords in embedding["coords"].values():
         assert len(coords) == n and all(len(xy) == 2 for xy in coords)
     assert set(embedding["points"]) == {"path", "label", "class", "split"}

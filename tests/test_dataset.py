@@ -7,13 +7,13 @@ import os
 
 import numpy as np
 import pytest
+from helpers import cifake_files, encode, jpeg, png, random_image, write_tree, write_zip
 
 import core.data.dataset as dataset_module
 import core.data.files as files_module
 from core.data.dataset import Dataset, load_dataset
 from core.data.files import save_array_atomic, write_atomic
 from core.errors import DataError
-from helpers import cifake_files, encode, jpeg, png, random_image, write_tree, write_zip
 
 N = 8  # good JPEGs per split/label folder
 
@@ -54,7 +54,8 @@ def test_load_tiny_zip(mixed_zip, tmp_path):
     assert ds.split_given is True
     # skipped files, with reasons
     skipped = dict(ds.skipped)
-    assert set(skipped) == {"train/REAL/notes.txt", "train/REAL/broken (2).jpg", "test/FAKE/empty.jpg"}
+    assert set(skipped) == {"train/REAL/notes.txt", "train/REAL/broken (2).jpg",
+                            "test/FAKE/empty.jpg"}
     assert "not an image" in skipped["train/REAL/notes.txt"]
     assert "truncated or corrupt" in skipped["train/REAL/broken (2).jpg"]
     assert "empty file" in skipped["test/FAKE/empty.jpg"]
@@ -161,7 +162,8 @@ def test_progress_reported(tiny_zip):
 
 
 def test_all_bad_raises(tmp_path):
-    root = write_tree(tmp_path / "bad", {"REAL/a.jpg": b"nope", "FAKE/b.jpg": b"", "FAKE/c.png": b"x"})
+    root = write_tree(tmp_path / "bad",
+                      {"REAL/a.jpg": b"nope", "FAKE/b.jpg": b"", "FAKE/c.png": b"x"})
     with pytest.raises(DataError, match="None of the 3 files in .* could be decoded as images"):
         load_dataset(root, cache_dir=tmp_path / "cache")
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
@@ -207,7 +209,8 @@ def test_sample_filters_and_is_deterministic():
     assert (ds.splits[rows] == 1).all() and (ds.labels[rows] == 0).all()
     np.testing.assert_array_equal(rows, ds.sample(5, seed=1, split=1, label=0))
     assert not np.array_equal(
-        np.sort(ds.sample(8, seed=1, split=1, label=0)), np.sort(ds.sample(8, seed=2, split=1, label=0))
+        np.sort(ds.sample(8, seed=1, split=1, label=0)),
+        np.sort(ds.sample(8, seed=2, split=1, label=0)),
     )
     rows = ds.sample(100, class_index=3)
     assert sorted(rows.tolist()) == [i for i in range(40) if i % 5 == 3]

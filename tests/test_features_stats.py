@@ -7,8 +7,21 @@ import numpy as np
 import pytest
 
 import core.analysis.features as features_module
-from core.analysis.features import FEATURES, background_residual, feature_table, gray, laplacian_variance
-from core.analysis.stats import ALL, N_BINS, DatasetStats, compute_stats, frequency_axis, radial_profile
+from core.analysis.features import (
+    FEATURES,
+    background_residual,
+    feature_table,
+    gray,
+    laplacian_variance,
+)
+from core.analysis.stats import (
+    ALL,
+    N_BINS,
+    DatasetStats,
+    compute_stats,
+    frequency_axis,
+    radial_profile,
+)
 from core.data.dataset import Dataset
 
 COL = {name: i for i, name in enumerate(FEATURES)}

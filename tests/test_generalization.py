@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-
 from helpers import cifake_files, write_zip
 
 keras = pytest.importorskip("keras")

@@ -9,11 +9,11 @@ import struct
 import cv2
 import numpy as np
 import pytest
+from helpers import encode, patch_png_size, pil_bytes, random_image
 from PIL import Image
 
 from core.data.imageio import MAX_PIXELS, decode_image, enlarge, resize_square
 from core.errors import ImageError
-from helpers import encode, patch_png_size, pil_bytes, random_image
 
 
 def test_jpeg_rgb():

@@ -12,13 +12,13 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import REPO_ROOT
 
 from core.analysis.features import FEATURES, feature_table
 from core.analysis.summary import dataset_features, read_committed_embedding, read_committed_stats
 from core.data.dataset import CACHE_DIR, load_dataset
 from core.data.quality import duplicate_report
 from core.data.sources import CLASS_NAMES
-from helpers import REPO_ROOT
 
 pytestmark = pytest.mark.real_data
 

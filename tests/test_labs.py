@@ -8,6 +8,7 @@ import sqlite3
 
 import numpy as np
 import pytest
+from helpers import Brightness, random_image, run_cli, stand_in_detector
 
 from core.data import perturb
 from core.data.imageio import decode_image, describe_image
@@ -15,7 +16,6 @@ from core.labs.filters import FILTERS, apply_filter, srm_residual
 from core.labs.robustness import PERTURBATIONS, battery
 from core.models.artifacts import Predictor
 from core.models.metrics import accuracy_at
-from helpers import Brightness, random_image, run_cli, stand_in_detector
 
 BATCH = np.stack([random_image(i, (32, 32)) for i in range(6)])
 
@@ -273,7 +273,8 @@ def test_two_writers_at_once(tmp_path):
 
     rounds = QuizStore(path).rounds()
     assert len(rounds) == 51
-    assert sum(r["player"] == "p0" for r in rounds) == sum(r["player"] == "p1" for r in rounds) == 25
+    assert sum(r["player"] == "p0" for r in rounds) == \
+        sum(r["player"] == "p1" for r in rounds) == 25
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 

@@ -160,7 +160,8 @@ def test_choose_threshold_maximises_accuracy_on_random_data():
 
 
 def test_choose_threshold_all_one_label():
-    assert accuracy_at([0.2, 0.6, 0.9], [1, 1, 1], choose_threshold([1, 1, 1], [0.2, 0.6, 0.9])) == 1.0
+    assert accuracy_at([0.2, 0.6, 0.9], [1, 1, 1],
+                       choose_threshold([1, 1, 1], [0.2, 0.6, 0.9])) == 1.0
     assert accuracy_at([0.2, 0.9], [0, 0], choose_threshold([0, 0], [0.2, 0.9])) == 1.0
 
 

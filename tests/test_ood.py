@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import bad_input_battery, encode, random_image, stand_in_detector, write_tree
 
 from core.data.imageio import describe_image, resize_square
 from core.data.perturb import STABILITY_CHECKS, jpeg, shift
 from core.detect import ood, predict
 from core.models.artifacts import MODELS_DIR
-from helpers import bad_input_battery, encode, random_image, stand_in_detector, write_tree
 
 # --- the cut-off rule -----------------------------------------------------------------------
 

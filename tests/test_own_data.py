@@ -6,12 +6,19 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import (
+    cifake_files,
+    encode,
+    random_image,
+    run_cli,
+    stand_in_detector,
+    write_tree,
+    write_zip,
+)
 
 from core.detect import predict
 from core.errors import DataError
 from core.labs.own_data import evaluate_on, evaluate_uploads, results_frame
-from helpers import (cifake_files, encode, random_image, run_cli, stand_in_detector, write_tree,
-                     write_zip)
 
 
 def _own_folder(root):

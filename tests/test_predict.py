@@ -11,14 +11,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import (
+    bad_input_battery,
+    encode,
+    random_image,
+    run_cli,
+    stand_in_detector,
+    write_tree,
+    write_zip,
+)
 
 from core.data.imageio import decode_image, describe_image, estimate_jpeg_quality
 from core.detect import ood, predict
 from core.detect.predict import inconclusive_band, verdict
 from core.errors import ImageError
 from core.models.artifacts import MODELS_DIR
-from helpers import (bad_input_battery, encode, random_image, run_cli, stand_in_detector,
-                     write_tree, write_zip)
 
 # --- decoding and describing ----------------------------------------------------------------
 
@@ -83,7 +90,8 @@ def test_tiles_cover_the_image():
     inputs, boxes = predict.tiles(image, 32, 3)
     assert inputs.shape == (9, 32, 32, 3)
     assert boxes[0] == (0, 0, 20, 30) and boxes[-1] == (40, 60, 60, 90)
-    assert sum((b - t) * (r - l) for t, l, b, r in boxes) == 60 * 90
+    assert sum((bottom - top) * (right - left)
+               for top, left, bottom, right in boxes) == 60 * 90
 
 
 # --- verdicts -------------------------------------------------------------------------------

@@ -61,13 +61,15 @@ def test_within_folder_groups_counted_per_folder():
     }
     assert s["leaked_test"] == 0 and s["leakfree_test"] == 5  # duplicates inside test only
     assert s["redundant_copies"] == 4
-    assert s["unique_contents"] == {"train/REAL": 0, "train/FAKE": 1, "test/REAL": 1, "test/FAKE": 1}
+    assert s["unique_contents"] == {"train/REAL": 0, "train/FAKE": 1, "test/REAL": 1,
+                                    "test/FAKE": 1}
 
 
 def test_across_labels_same_split():
     hashes = _h("q", "q")
     s = duplicate_report(hashes, np.array([0, 1], np.int8), np.array([0, 0], np.int8)).summary
-    assert s["groups_by_location"] == {"within_one_folder": {}, "across_splits": 0, "across_labels": 1}
+    assert s["groups_by_location"] == {"within_one_folder": {}, "across_splits": 0,
+                                       "across_labels": 1}
     assert s["leaked_test"] == 0
 
 

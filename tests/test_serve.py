@@ -20,16 +20,16 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from helpers import REPO_ROOT, bad_input_battery, encode, jpeg, png, run_cli
 
 from core.cli import main as cli_main
 from core.cli.serve import is_loopback
-from core.detect.explain import Explainer
 from core.data.imageio import decode_image
+from core.detect.explain import Explainer
 from core.detect.predict import iter_uploads, load_detector, prepare, rows_to_csv, scan
 from core.models.artifacts import read_report
 from core.serve.app import create_app
 from core.serve.service import METHODS, Service
-from helpers import REPO_ROOT, bad_input_battery, encode, jpeg, png, run_cli
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

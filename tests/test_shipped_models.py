@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.models.artifacts import MODELS_DIR, list_reports, load_predictor
 from core.data.dataset import CACHE_DIR, load_dataset
+from core.models.artifacts import MODELS_DIR, list_reports, load_predictor
 
 pytestmark = pytest.mark.real_data
 

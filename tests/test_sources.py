@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import cifake_files, jpeg, write_tree, write_zip
 
 import core.data.sources as sources
-from core.data.sources import TEST_FRACTION, parse_class, resolve_source, scan_source, source_identity
+from core.data.sources import (
+    TEST_FRACTION,
+    parse_class,
+    resolve_source,
+    scan_source,
+    source_identity,
+)
 from core.errors import DataError
-from helpers import cifake_files, jpeg, write_tree, write_zip
 
 
 @pytest.mark.parametrize(
@@ -168,7 +174,8 @@ def test_empty_folder(tmp_path):
 
 
 def test_only_real(tmp_path):
-    source = write_zip(tmp_path / "d.zip", {"train/REAL/1.jpg": jpeg(1), "test/REAL/2.jpg": jpeg(2)})
+    source = write_zip(tmp_path / "d.zip",
+                       {"train/REAL/1.jpg": jpeg(1), "test/REAL/2.jpg": jpeg(2)})
     with pytest.raises(DataError, match="one label only .*no FAKE/ folder"):
         scan_source(source)
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import cifake_files, random_image, run_cli, write_tree
 
-from core.data.sources import LABELS, SPLITS
 from core.data.dataset import load_dataset
-from core.data.sources import CLASS_NAMES
+from core.data.sources import CLASS_NAMES, LABELS, SPLITS
 from core.models.artifacts import (
     list_reports,
     load_predictor,
@@ -32,7 +32,6 @@ keras = pytest.importorskip("keras")
 
 from core.data.dataset import train_val_rows  # noqa: E402
 from core.models.train import TrainConfig, train  # noqa: E402
-from helpers import cifake_files, random_image, run_cli, write_tree
 
 PER_CLASS = 6  # images per split x label x class
 N_TRAIN = 2 * 10 * PER_CLASS  # 120
@@ -93,7 +92,8 @@ def test_train_val_rows(dataset):
     train_rows, val_rows = train_val_rows(dataset)
     assert len(np.intersect1d(train_rows, val_rows)) == 0
     assert (dataset.splits[train_rows] == 0).all() and (dataset.splits[val_rows] == 0).all()
-    assert sorted(np.concatenate([train_rows, val_rows])) == np.flatnonzero(dataset.splits == 0).tolist()
+    assert sorted(np.concatenate([train_rows, val_rows])) == \
+        np.flatnonzero(dataset.splits == 0).tolist()
     # stratified: round(6 * 0.1) = 1 validation image per (label, class)
     assert len(val_rows) == 20 and len(train_rows) == N_TRAIN - 20
     strata = dataset.labels[val_rows].astype(int) * 16 + dataset.classes[val_rows]
@@ -229,7 +229,8 @@ def test_resume_continues_an_interrupted_run(dataset, tmp_path, monkeypatch):
     def log_then_stop(path):
         log = real_log(path)
         original = log.on_epoch_end
-        log.on_epoch_end = lambda epoch, logs=None: (original(epoch, logs), Stop().on_epoch_end(epoch))
+        log.on_epoch_end = lambda epoch, logs=None: (original(epoch, logs),
+                                                     Stop().on_epoch_end(epoch))
         return log
 
     monkeypatch.setattr(train_module, "_epoch_log", log_then_stop)
@@ -278,7 +279,8 @@ def test_train_keras_metrics_match_saved_model(lenet_report, models_dir, dataset
     t = lenet_report["threshold"]
     assert threshold_metrics(dataset.labels[test], p, t)["accuracy"] == \
         pytest.approx(recorded["at_threshold"]["accuracy"])
-    assert threshold_metrics(dataset.labels[test], p, 0.5)["confusion"] == recorded["at_0.5"]["confusion"]
+    assert threshold_metrics(dataset.labels[test], p, 0.5)["confusion"] == \
+        recorded["at_0.5"]["confusion"]
     scores = read_test_scores(models_dir)
     assert scores["fingerprint"] == dataset.fingerprint
     assert scores["paths"] == dataset.paths[test].tolist()
@@ -295,7 +297,8 @@ def test_leaderboard(lenet_report, nb_report, models_dir):
         assert set(LEADERBOARD_KEYS) <= set(row)
         report = read_report(row["name"], models_dir)
         assert row["test_accuracy"] == report["metrics"]["test"]["at_threshold"]["accuracy"]
-        assert row["leakfree_accuracy"] == report["metrics"]["leakfree_test"]["at_threshold"]["accuracy"]
+        assert row["leakfree_accuracy"] == \
+            report["metrics"]["leakfree_test"]["at_threshold"]["accuracy"]
         assert row["family"] == report["family"] and row["threshold"] == report["threshold"]
         assert row["images_per_second"] == report["speed"]["images_per_second"]
     assert [r["name"] for r in list_reports(models_dir)] == ["lenet", "naive_bayes"]
@@ -544,8 +547,10 @@ def test_cli_train_then_evaluate(data_dir, tmp_path):
     result = run_cli("evaluate", "--all", "--data", data_dir, "--models", out, cache_dir=cache)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"naive_bayes      test acc {accuracy:.4f}")
-    assert read_report("naive_bayes", out)["metrics"]["test"]["at_threshold"]["accuracy"] == accuracy
-    assert [r["name"] for r in json.loads((out / "leaderboard.json").read_text())] == ["naive_bayes"]
+    assert read_report("naive_bayes", out)["metrics"]["test"]["at_threshold"]["accuracy"] == \
+        accuracy
+    assert [r["name"] for r in json.loads((out / "leaderboard.json").read_text())] == \
+        ["naive_bayes"]
 
     result = run_cli("evaluate", "naive_bayes", "--data", data_dir, "--models", out,
                      "--size", 16, cache_dir=cache)

@@ -8,9 +8,8 @@ import time
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from helpers import REPO_ROOT, cifake_files, write_zip
+from streamlit.testing.v1 import AppTest
 
 keras = pytest.importorskip("keras")
 

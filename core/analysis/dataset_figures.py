@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.analysis.stats import DatasetStats, LOG_SCALE_FEATURES, frequency_axis
+from core.analysis.stats import LOG_SCALE_FEATURES, DatasetStats, frequency_axis
 from core.data.sources import CLASS_NAMES, LABELS, SPLITS
 
 __all__ = [
@@ -142,12 +142,14 @@ def embedding_figure(points: pd.DataFrame, colour_by: str, title: str) -> go.Fig
     """Scatter of 2-D embedding ``points`` (columns x, y, label, class, split, path) coloured by
     "label" or "class"; each point's ``customdata`` is its position in ``points``."""
     fig = go.Figure()
-    groups = LABELS if colour_by == "label" else [c for c in CLASS_NAMES if (points["class"] == c).any()]
+    groups = (LABELS if colour_by == "label"
+              else [c for c in CLASS_NAMES if (points["class"] == c).any()])
     for name in groups:
         part = points[points[colour_by] == name]
         fig.add_trace(go.Scattergl(
             x=part["x"], y=part["y"], mode="markers", name=name,
-            customdata=np.column_stack([part.index.to_numpy(), part["path"], part["label"], part["class"]]),
+            customdata=np.column_stack([part.index.to_numpy(), part["path"], part["label"],
+                                        part["class"]]),
             marker=dict(size=5, opacity=0.75, color=COLOURS.get(name)),
             hovertemplate="%{customdata[1]}<br>%{customdata[2]} · %{customdata[3]}<extra></extra>",
         ))

@@ -76,7 +76,7 @@ class DatasetStats:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str) -> "DatasetStats":
+    def from_json(cls, text: str) -> DatasetStats:
         return cls(**json.loads(text))
 
 
@@ -120,7 +120,8 @@ def compute_stats(
                 },
                 "feature_box": {f: _box(features[mask, i]) for f, i in _FEATURE_INDEX.items()},
                 "spectrum": _round(sum(logmag[cell] for cell in cells) / max(n, 1)),
-                "radial_power": _round(radial_profile(sum(power[cell] for cell in cells) / max(n, 1))),
+                "radial_power": _round(radial_profile(sum(power[cell] for cell in cells)
+                                                      / max(n, 1))),
                 "top_background": _top_background(dataset, features, mask),
             }
     progress(1.0, "Statistics done")
@@ -223,4 +224,5 @@ def _top_background(dataset: Dataset, features: np.ndarray, mask: np.ndarray) ->
 
 def _round(array: np.ndarray, digits: int = 5) -> list:
     """Nested list with values rounded to ``digits`` significant digits (compact JSON)."""
-    return np.vectorize(lambda v: float(f"{v:.{digits}g}"), otypes=[float])(np.asarray(array)).tolist()
+    return np.vectorize(lambda v: float(f"{v:.{digits}g}"),
+                        otypes=[float])(np.asarray(array)).tolist()

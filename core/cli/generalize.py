@@ -1,5 +1,6 @@
 """``python -m core generalize``: the cross-generator matrix, every shipped model on every fake
-source, Fréchet distances and the off-distribution score on each -> ``models/generalization.json``."""
+source, Fréchet distances and the off-distribution score on each ->
+``models/generalization.json``."""
 
 from __future__ import annotations
 

@@ -28,7 +28,8 @@ def main(argv: list[str]) -> int:
                            models_dir=args.models_dir, progress=progress)
     for name, entry in report["models"].items():
         rates = entry["flag_rates"]
-        print(f"{name}: cut-off {entry['cutoff']:.2f}; flagged: validation {rates['validation']:.2%}"
+        print(f"{name}: cut-off {entry['cutoff']:.2f}; flagged: "
+              f"validation {rates['validation']:.2%}"
               f", test {rates['test']:.2%}, leak-free test {rates['leakfree_test']:.2%}")
         for label, stand_in in entry["stand_ins"].items():
             print(f"  {label}: rules {stand_in['rules']:.1%}, learned {stand_in['learned']:.1%}, "

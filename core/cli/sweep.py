@@ -75,7 +75,7 @@ def _curves(args) -> int:
 
 
 def main(argv: list[str]) -> int:
-    from core.models.sweeps import CnnPlan, DEFAULT_CURVES
+    from core.models.sweeps import DEFAULT_CURVES, CnnPlan
 
     parser = command_parser("sweep")
     sub = parser.add_subparsers(dest="sweep", required=True, metavar="{pca,cnn,curves}")

@@ -160,7 +160,8 @@ class OodCheck:
         return bool(self.reason)
 
 
-def judge(info: ImageInfo | None, score: float | None, gaussian: Gaussian | None = None) -> OodCheck:
+def judge(info: ImageInfo | None, score: float | None,
+          gaussian: Gaussian | None = None) -> OodCheck:
     """The off-distribution check of one input from its file ``info`` (None for arrays: no file
     rules) and its learned ``score`` from ``gaussian``."""
     reasons = rule_reasons(info) if info is not None else []

@@ -91,7 +91,8 @@ def tiles(image: np.ndarray, size: int, grid: int) -> tuple[np.ndarray, list[tup
     rows = np.linspace(0, height, grid + 1).round().astype(int)
     cols = np.linspace(0, width, grid + 1).round().astype(int)
     boxes = [(rows[r], cols[c], rows[r + 1], cols[c + 1]) for r in range(grid) for c in range(grid)]
-    inputs = np.stack([resize_square(image[t:b, l:r], size) for t, l, b, r in boxes])
+    inputs = np.stack([resize_square(image[top:bottom, left:right], size)
+                       for top, left, bottom, right in boxes])
     return inputs, [tuple(int(v) for v in box) for box in boxes]
 
 

@@ -7,8 +7,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.detect.predict import (ENSEMBLE, INCONCLUSIVE_BAND, Detector, Stability, TileScores,
-                                 inconclusive_band, verdict)
+from core.detect.predict import (
+    ENSEMBLE,
+    INCONCLUSIVE_BAND,
+    Detector,
+    Stability,
+    TileScores,
+    inconclusive_band,
+    verdict,
+)
 
 __all__ = ["VERDICT_COLOURS", "scores_figure", "scores_frame", "stability_frame", "tiles_figure"]
 
@@ -37,7 +44,7 @@ def scores_figure(frame: pd.DataFrame, *, band: float = INCONCLUSIVE_BAND) -> go
         textposition="outside", cliponaxis=False, name="P(FAKE)",
         hovertemplate="%{y}: P(FAKE) %{x:.3f}<extra></extra>",
     )
-    for i, (t, model) in enumerate(zip(frame["threshold"], frame["model"])):
+    for i, t in enumerate(frame["threshold"]):
         low, high = inconclusive_band(t, band)
         fig.add_shape(type="rect", x0=low, x1=high, y0=i - 0.45,
                       y1=i + 0.45, fillcolor="rgba(0,0,0,0.08)", line_width=0, layer="below")
@@ -59,7 +66,8 @@ def tiles_figure(image: np.ndarray, tiles: TileScores) -> go.Figure:
         colour = VERDICT_COLOURS["FAKE" if p >= threshold else "REAL"]
         fig.add_shape(type="rect", x0=left, x1=right, y0=top, y1=bottom,
                       line=dict(color="white", width=1), fillcolor=colour,
-                      opacity=0.15 + 0.5 * abs(float(p) - threshold) / max(threshold, 1 - threshold))
+                      opacity=(0.15 + 0.5 * abs(float(p) - threshold)
+                               / max(threshold, 1 - threshold)))
         fig.add_annotation(x=(left + right) / 2, y=(top + bottom) / 2, text=f"{p:.2f}",
                            showarrow=False, font=dict(color="white", size=14),
                            bgcolor="rgba(0,0,0,0.45)")

@@ -13,8 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.data.dataset import Dataset
-from core.models.artifacts import (MODELS_DIR, Predictor, list_reports, load_predictor, read_json,
-                                   write_json)
+from core.models.artifacts import (
+    MODELS_DIR,
+    Predictor,
+    list_reports,
+    load_predictor,
+    read_json,
+    write_json,
+)
 from core.models.metrics import accuracy_at
 from core.progress import ProgressFn, silent
 
@@ -68,7 +74,8 @@ def pgd(model, images: np.ndarray, labels: np.ndarray, epsilon: float, *,
     return x
 
 
-def attack(model, images: np.ndarray, labels: np.ndarray, method: str, epsilon: float) -> np.ndarray:
+def attack(model, images: np.ndarray, labels: np.ndarray, method: str,
+           epsilon: float) -> np.ndarray:
     """``fgsm`` or ``pgd`` in batches."""
     fn = {"fgsm": fgsm, "pgd": pgd}[method]
     return np.concatenate([fn(model, images[i:i + BATCH], labels[i:i + BATCH], epsilon)
@@ -155,7 +162,8 @@ def run(names: list[str] | None, dataset: Dataset, *, n: int = 1000,
     rows = evaluation_rows(dataset, n)
     images, labels = dataset.images[rows], dataset.labels[rows]
     report = read_json(REPORT, models_dir) or {}
-    if report.get("fingerprint") not in (None, dataset.fingerprint) or report.get("rows") != len(rows):
+    if (report.get("fingerprint") not in (None, dataset.fingerprint)
+            or report.get("rows") != len(rows)):
         report = {}
     report.update({"fingerprint": dataset.fingerprint, "rows": int(len(rows)),
                    "set": f"leak-free test, stratified subset of {len(rows):,}",

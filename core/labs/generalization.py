@@ -35,7 +35,8 @@ FEATURES_MODEL = "flagship"  # whose penultimate features the Fréchet distances
 def train_sets(sources: tuple[str, ...]) -> list[tuple[str, ...]]:
     """Each source alone, then every source but one (when there are three or more)."""
     alone = [(s,) for s in sources]
-    but_one = [tuple(s for s in sources if s != left) for left in sources] if len(sources) > 2 else []
+    but_one = ([tuple(s for s in sources if s != left) for left in sources]
+               if len(sources) > 2 else [])
     return alone + but_one
 
 
@@ -70,8 +71,8 @@ def _matrix(real: dict, fakes: dict, sources, *, architecture, n_train, epochs, 
         model = fit_keras(build_model(architecture), parts["train"], parts["val"], config,
                           verbose=0)
         seconds = time.perf_counter() - start
-        score = lambda x: np.asarray(model.predict(x.astype(np.float32), batch_size=1024,  # noqa: E731
-                                                   verbose=0)).reshape(-1)
+        score = lambda x, model=model: np.asarray(  # noqa: E731
+            model.predict(x.astype(np.float32), batch_size=1024, verbose=0)).reshape(-1)
         p_real = score(real["test"])
         rows.append({
             "trained_on": list(trained_on), "n_train": int(len(parts["train"][0])),
@@ -199,7 +200,8 @@ def reading(report: dict) -> list[str]:
     unseen = {s: [r["tests"][s]["auroc"] for r in rows if s not in r["trained_on"]]
               for s in report["sources"]}
     all_unseen = [v for values in unseen.values() for v in values]
-    out = [f"On the sources it trained on, a detector reaches AUROC {min(seen):.2f}–{max(seen):.2f}; "
+    out = [f"On the sources it trained on, a detector reaches AUROC "
+           f"{min(seen):.2f}–{max(seen):.2f}; "
            f"on sources it never saw, {min(all_unseen):.2f}–{max(all_unseen):.2f} "
            "(0.5 is a coin toss)."]
     alone = {r["trained_on"][0]: np.mean([t["auroc"] for s, t in r["tests"].items()
@@ -211,7 +213,7 @@ def reading(report: dict) -> list[str]:
                    f"AUROC {alone[best]:.2f} on them); trained on **{worst}** alone, worst "
                    f"({alone[worst]:.2f}): what a detector can learn from one generator decides "
                    "how far it travels.")
-    for s, values in unseen.items():
+    for s in unseen:
         best = max((r for r in rows if s not in r["trained_on"]),
                    key=lambda r: r["tests"][s]["auroc"])
         out.append(f"**{s}** unseen: best AUROC {best['tests'][s]['auroc']:.2f}, by the detector "

@@ -73,7 +73,8 @@ def shipped_sources_figure(report: dict, models: list[str]) -> go.Figure:
         fig.add_bar(name=source, x=models, marker_color=_PALETTE[i % len(_PALETTE)],
                     y=[report["shipped"][m]["tests"][source]["auroc"] for m in models],
                     hovertemplate=f"{source}: AUROC %{{y:.3f}}<extra>%{{x}}</extra>")
-    fig.add_hline(y=0.5, line_dash="dot", annotation_text="chance", annotation_position="bottom right")
+    fig.add_hline(y=0.5, line_dash="dot", annotation_text="chance",
+                  annotation_position="bottom right")
     fig.update_layout(barmode="group", yaxis=dict(title="AUROC", range=[0, 1]), height=380,
                       legend_title="tested on", margin=dict(l=10, r=10, t=30, b=10))
     return fig

@@ -68,7 +68,8 @@ def proxies(images: np.ndarray, n_synthetic: int = 200) -> dict[str, Callable]:
         return run
 
     return {
-        "CIFAKE test, upscaled to 512x512 (JPEG q75)": files(lambda: [_upscaled(i) for i in images]),
+        "CIFAKE test, upscaled to 512x512 (JPEG q75)": files(
+            lambda: [_upscaled(i) for i in images]),
         "synthetic smooth 512x512 photos (JPEG q75)": files(
             lambda: [encode_jpeg(i, CIFAKE_JPEG_QUALITY) for i in _smooth_images(n_synthetic)]),
         "CIFAKE test, PNG re-save": files(lambda: [png_bytes(i) for i in images]),

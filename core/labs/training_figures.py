@@ -1,4 +1,5 @@
-"""Figures of the Training lab (plotly): a run's live loss and accuracy, the CNN sweeps beside the reference study's figures, and the learning curves."""
+"""Figures of the Training lab (plotly): a run's live loss and accuracy, the CNN sweeps beside the
+reference study's figures, and the learning curves."""
 
 from __future__ import annotations
 

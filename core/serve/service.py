@@ -14,8 +14,16 @@ from pathlib import Path
 import numpy as np
 
 from core.data.imageio import MAX_PIXELS, decode_image, enlarge
-from core.detect.predict import (MAX_FILE_BYTES, Detector, iter_uploads, load_detector, prepare,
-                                 scan, scan_models, verdict)
+from core.detect.predict import (
+    MAX_FILE_BYTES,
+    Detector,
+    iter_uploads,
+    load_detector,
+    prepare,
+    scan,
+    scan_models,
+    verdict,
+)
 from core.errors import ImageError
 from core.models.artifacts import MODELS_DIR, list_reports
 
