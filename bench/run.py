@@ -106,8 +106,9 @@ def bench_predict(path: Path) -> None:
     import zipfile
 
     from core.data.imageio import decode_image
+    from core.detect.detector import load_detector, prepare, scan_models
     from core.detect.explain import Explainer
-    from core.detect.predict import load_detector, prepare, scan, scan_models
+    from core.detect.scanning import scan
 
     with zipfile.ZipFile(path) if path.is_file() else _no_zip(path) as archive:
         names = [n for n in archive.namelist() if n.startswith("test/") and n.endswith(".jpg")]

@@ -12,15 +12,10 @@ import numpy as np
 import streamlit as st
 
 from core.analysis.embed import Space
+from core.detect.detector import Detector, load_detector
 from core.detect.ood import Gaussian
-from core.detect.predict import (
-    Detector,
-    Stability,
-    TileScores,
-    load_detector,
-    score_tiles,
-    stability,
-)
+from core.detect.stability import Stability, stability
+from core.detect.tiles import TileScores, score_tiles
 from core.models.artifacts import MODELS_DIR, Predictor, list_reports, load_predictor, read_json
 from pages._widgets import escape_markdown
 
@@ -111,15 +106,15 @@ def _ood(x: np.ndarray, versions: tuple, _detector: Detector):
     gaussian = _detector.ood_gaussian(prefer=("flagship", "scanner"))
     if gaussian is None:
         return None, None
-    return gaussian, gaussian.score(_detector.predictors[gaussian.model].features(x[None]))
+    return gaussian, gaussian.ratio(_detector.predictors[gaussian.model].features(x[None]))
 
 
-def ood_score(detector: Detector, x: np.ndarray) -> tuple[Gaussian | None, float | None]:
-    """The learned off-distribution score of one model input by the flagship's features (the
-    scanner's without it) and the Gaussian it comes from; ``(None, None)`` without one."""
+def ood_ratio(detector: Detector, x: np.ndarray) -> tuple[Gaussian | None, float | None]:
+    """The off-distribution ratio of one model input by the flagship's features (the scanner's
+    without it) and the Gaussian it comes from; ``(None, None)`` without one."""
     fitted = tuple((n, g.sha256, g.cutoff) for n, g in detector.gaussians.items())
-    gaussian, scores = _ood(x, (_versions(detector), fitted), detector)
-    return gaussian, None if scores is None else float(scores[0])
+    gaussian, ratios = _ood(x, (_versions(detector), fitted), detector)
+    return gaussian, None if ratios is None else float(ratios[0])
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -4,7 +4,7 @@ and accuracy-versus-epsilon curves."""
 import streamlit as st
 
 from core.data.imageio import enlarge
-from core.detect.predict import verdict
+from core.detect.detector import verdict
 from core.labs import adversarial, lab_figures
 from pages import _data, _model_cache, _router, _widgets
 

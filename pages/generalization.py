@@ -201,11 +201,11 @@ def fake_now_tab():
             caught = int((frame["verdict"] == "FAKE").sum())
             right.markdown(f"**{caught} of {len(frame)}** verdicts say FAKE (the last row is the "
                            "ensemble).")
-            gaussian, ood_score = _model_cache.ood_score(detector, image)
-            if ood_score is not None:
-                flagged = ood_score > 1
+            gaussian, ratio = _model_cache.ood_ratio(detector, image)
+            if ratio is not None:
+                flagged = ratio > 1
                 left.markdown(
-                    f"Off-distribution score ({gaussian.model}'s features): **{ood_score:.2f}** "
+                    f"Off-distribution ratio ({gaussian.model}'s features): **{ratio:.2f}** "
                     + ("— above 1, so Check an image would answer *inconclusive: outside what "
                        "the models learned*." if flagged else
                        "— at most 1: the image looks like what the models learned, so their "

@@ -6,7 +6,8 @@ import streamlit as st
 
 from core.data.imageio import CIFAKE_JPEG_QUALITY, enlarge, png_bytes
 from core.data.sources import CLASS_NAMES, LABELS, read_member
-from core.detect import ood, predict, verdict_figures
+from core.detect import ood, verdict_figures
+from core.detect.detector import ENSEMBLE, INCONCLUSIVE_BAND, VIEWS, prepare, verdict
 from core.detect.explain import COLORMAPS, METHODS, overlay
 from pages import _data, _model_cache, _router, _widgets
 
@@ -84,9 +85,9 @@ name, data, image, info = readable[index]
 
 st.subheader("What the models see")
 size = detector.size
-view = st.segmented_control("Preprocessing", list(predict.VIEWS), format_func=predict.VIEWS.get,
+view = st.segmented_control("Preprocessing", list(VIEWS), format_func=VIEWS.get,
                             default="resize", key="check_view") or "resize"
-x = predict.prepare(image, size, view)
+x = prepare(image, size, view)
 left, middle, right = st.columns([2, 1, 2])
 left.image(enlarge(image, max(1, 192 // max(image.shape[:2]))),
            caption=f"Original: {info.width}x{info.height} {info.format}",
@@ -111,18 +112,18 @@ with right:
 
 st.subheader("Verdicts")
 band = st.slider("Inconclusive band (± around each model's threshold)", 0.0, 0.3,
-                 predict.INCONCLUSIVE_BAND, 0.01, key="check_band",
+                 INCONCLUSIVE_BAND, 0.01, key="check_band",
                  help="A P(FAKE) this close to the model's validation-chosen threshold is "
                       "reported as inconclusive.")
 result = _model_cache.stability_of(detector, x)  # the verdicts and the stability check below
 scores = result.original
 frame = verdict_figures.scores_frame(scores, detector, band=band)
-ensemble_row = frame[frame["model"] == predict.ENSEMBLE].iloc[0]
-gaussian, ood_score = _model_cache.ood_score(detector, x)
-outside = ood.judge(info, ood_score, gaussian)
+ensemble_row = frame[frame["model"] == ENSEMBLE].iloc[0]
+gaussian, ood_ratio = _model_cache.ood_ratio(detector, x)
+outside = ood.judge(info, ood_ratio, gaussian)
 models_say = (f"P(FAKE) {ensemble_row['P(FAKE)']:.3f}, the mean of "
               f"{', '.join(detector.ensemble)} (decided at "
-              f"{detector.threshold(predict.ENSEMBLE):g})")
+              f"{detector.threshold(ENSEMBLE):g})")
 if outside.flagged:
     st.markdown(f"### Ensemble verdict: :gray[{ood.INCONCLUSIVE}]  \n"
                 f"The models would say {ensemble_row['verdict']} ({models_say}), but this "
@@ -131,11 +132,11 @@ if outside.flagged:
 else:
     colour = {"FAKE": "red", "REAL": "blue", "inconclusive": "gray"}[ensemble_row["verdict"]]
     st.markdown(f"### Ensemble verdict: :{colour}[{ensemble_row['verdict']}]  \n{models_say}.")
-if outside.score is None:
-    st.caption("Off-distribution score: no model with a fitted feature distribution is loaded "
+if outside.ratio is None:
+    st.caption("Off-distribution ratio: no model with a fitted feature distribution is loaded "
                "(`python -m core ood`); only the file rules (size, format, quality) apply.")
 else:
-    st.caption(f"Off-distribution score **{outside.score:.2f}** (the distance of the "
+    st.caption(f"Off-distribution ratio **{outside.ratio:.2f}** (the distance of the "
                f"{gaussian.model}'s features to its training images, divided by the cut-off "
                f"{gaussian.cutoff:.1f} that at most {ood.FLAG_RATE:.0%} of validation images "
                "exceed; above 1 is outside what the models learned).")
@@ -174,8 +175,8 @@ else:
                          help="The last convolution (default) shows where the evidence is; an "
                               "earlier layer gives finer, noisier maps.")
     # the side of the threshold the model's score is on (no inconclusive band)
-    model_verdict = predict.verdict(float(scores[model_name][0]), detector.threshold(model_name),
-                                    band=0.0)
+    model_verdict = verdict(float(scores[model_name][0]), detector.threshold(model_name),
+                            band=0.0)
     target = c3.segmented_control("Evidence for", ["FAKE", "REAL"], default=model_verdict,
                                   key=f"check_cam_target_{name}_{model_name}") or model_verdict
     c4, c5, c6 = st.columns(3)
@@ -208,7 +209,7 @@ for column, (check, copies) in zip(st.columns(len(result.inputs)), result.inputs
 table = verdict_figures.stability_frame(result, detector)
 if not result.stable:
     flipped = "; ".join(f"{name}: {', '.join(result.flipped_by(name))}"
-                        for name in [*detector.names, predict.ENSEMBLE] if result.flipped_by(name))
+                        for name in [*detector.names, ENSEMBLE] if result.flipped_by(name))
     st.error(f"**Unstable:** the ensemble verdict flips under at least one change "
              f"(flipped: {flipped}).", icon=":material/sync_problem:")
 else:

@@ -5,7 +5,17 @@ verdict, the off-distribution score and reason, and a stability flag, downloadab
 
 import streamlit as st
 
-from core.detect import ood, predict
+from core.data.perturb import STABILITY_CHECKS
+from core.detect import ood
+from core.detect.detector import ENSEMBLE, SCANNER, VIEWS, scan_models
+from core.detect.scanning import (
+    DEPRECATED_COLUMNS,
+    IMAGE_SUFFIXES,
+    iter_uploads,
+    rows_to_csv,
+    rows_to_json,
+    scan,
+)
 from core.errors import DataError
 from core.labs import own_data
 from core.models import comparison_figures
@@ -30,21 +40,21 @@ if everything is None:
     st.stop()
 
 files = st.file_uploader(
-    "Images or zips", type=["zip", *(s.lstrip(".") for s in predict.IMAGE_SUFFIXES)],
+    "Images or zips", type=["zip", *(s.lstrip(".") for s in IMAGE_SUFFIXES)],
     accept_multiple_files=True, key="scan_upload",
     help="Files stay in memory; nothing is saved.")
 left, right = st.columns(2)
-default_models = predict.scan_models() or everything.names
+default_models = scan_models() or everything.names
 models = left.multiselect("Models", everything.names, default=default_models, key="scan_models",
-                          help=f"The default, {predict.SCANNER}, scores thousands of images per "
+                          help=f"The default, {SCANNER}, scores thousands of images per "
                           "second; add the flagship for the most accurate verdicts.")
 ensemble = right.multiselect(
     "Ensemble (mean P(FAKE), decided at 0.5)", models,
     default=[n for n in everything.ensemble if n in models] or models[:1], key="scan_ensemble")
 c1, c2 = st.columns(2)
-view = c1.segmented_control("Preprocessing", list(predict.VIEWS), format_func=predict.VIEWS.get,
+view = c1.segmented_control("Preprocessing", list(VIEWS), format_func=VIEWS.get,
                             default="resize", key="scan_view") or "resize"
-check = c2.toggle(f"Stability check ({len(predict.STABILITY_CHECKS)} changed copies per image)",
+check = c2.toggle(f"Stability check ({len(STABILITY_CHECKS)} changed copies per image)",
                   value=True, key="scan_stability")
 
 with st.expander("Evaluate on your own labelled images", icon=":material/rule:"):
@@ -53,7 +63,7 @@ with st.expander("Evaluate on your own labelled images", icon=":material/rule:")
                 "its CIFAKE test figures, the share flagged off-distribution and the most "
                 "confident mistakes. The same as `python -m core evaluate --on PATH`.")
     own = st.file_uploader("Labelled images or zips", type=["zip", *(s.lstrip(".") for s in
-                                                                    predict.IMAGE_SUFFIXES)],
+                                                                    IMAGE_SUFFIXES)],
                            accept_multiple_files=True, key="own_upload")
     if own and models and ensemble and st.button("Evaluate", icon=":material/rule:",
                                                  key="own_evaluate"):
@@ -76,7 +86,7 @@ with st.expander("Evaluate on your own labelled images", icon=":material/rule:")
                 st.plotly_chart(comparison_figures.curves_figure(curves, "roc", "own"),
                                 key="own_roc")
             st.markdown("**Most confident mistakes of the ensemble**")
-            mistakes = result["models"][predict.ENSEMBLE]["mistakes"]
+            mistakes = result["models"][ENSEMBLE]["mistakes"]
             if len(mistakes):
                 st.dataframe(mistakes, hide_index=True)
             else:
@@ -101,7 +111,7 @@ if st.button("Scan", type="primary", icon=":material/play_arrow:") or \
         if detector is None:
             st.stop()
         placeholder = st.empty()
-        rows = predict.scan(predict.iter_uploads([(f.name, f.getvalue()) for f in files]),
+        rows = scan(iter_uploads([(f.name, f.getvalue()) for f in files]),
                             detector, view=view, check_stability=check,
                             progress=_widgets.progress_into(placeholder))
         placeholder.empty()
@@ -109,7 +119,7 @@ if st.button("Scan", type="primary", icon=":material/play_arrow:") or \
     rows = st.session_state["scan_rows"]
     if not rows:
         st.warning("No image files in the upload (zips are searched for "
-                   f"{', '.join(predict.IMAGE_SUFFIXES)}).")
+                   f"{', '.join(IMAGE_SUFFIXES)}).")
         st.stop()
     ok = [r for r in rows if r["status"] == "ok"]
     c1, c2, c3, c4, c5 = st.columns(5)
@@ -123,12 +133,13 @@ if st.button("Scan", type="primary", icon=":material/play_arrow:") or \
     probability = {c: st.column_config.ProgressColumn(c.removeprefix("p_fake_"), format="%.3f",
                                                       min_value=0.0, max_value=1.0)
                    for c in rows[0] if c.startswith("p_fake_")}
-    first = ["path", "status", "verdict", "ood_score", "ood_reason", "stability",
+    first = ["path", "status", "verdict", "ood_ratio", "ood_reason", "stability",
              "p_fake_ensemble"]
-    order = [c for c in first if c in rows[0]] + [c for c in rows[0] if c not in first]
+    order = [c for c in first if c in rows[0]] + [c for c in rows[0] if c not in first
+                                                   and c not in DEPRECATED_COLUMNS]
     st.dataframe(rows, hide_index=True, column_config=probability, column_order=order)
     d1, d2 = st.columns(2)
-    d1.download_button("Download CSV", predict.rows_to_csv(rows), file_name="scan.csv",
+    d1.download_button("Download CSV", rows_to_csv(rows), file_name="scan.csv",
                        mime="text/csv", icon=":material/download:")
-    d2.download_button("Download JSON", predict.rows_to_json(rows), file_name="scan.json",
+    d2.download_button("Download JSON", rows_to_json(rows), file_name="scan.json",
                        mime="application/json", icon=":material/download:")

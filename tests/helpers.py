@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from core.data.sources import LABELS, SPLITS
-from core.detect.predict import Detector
+from core.detect.detector import Detector
 from core.models.artifacts import Predictor
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

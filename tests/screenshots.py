@@ -79,7 +79,7 @@ VIEWS = [
         ("Generalist vs specialist", "Does the off-distribution score notice",
          "generalization-models"),
         ("Generate a fake now", "Press the button", "generalization-now"),
-        ("button:Generate a fake", ("verdicts say FAKE", "Off-distribution score"),
+        ("button:Generate a fake", ("verdicts say FAKE", "Off-distribution ratio"),
          "generalization-fake"),
     ]),
     ("quiz", [(None, "Human vs machine", "quiz")]),

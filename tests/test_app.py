@@ -254,7 +254,7 @@ def test_check_page_random_test_image_with_real_cifake(cifake_zip):
         assert shown[name] == pytest.approx(expected, abs=1e-5)
     # heat maps (two methods by default) and the stability table for every model + ensemble
     assert len(at.get("image")) >= 2 + 2 + 4
-    assert "Off-distribution score" in texts(at, "caption")
+    assert "Off-distribution ratio" in texts(at, "caption")
     table = at.dataframe[-1].value
     assert len(table) == len(names) + 1
     assert set(table["verdict holds"]) <= {"stable", "unstable"}
@@ -396,7 +396,7 @@ def test_check_page_abstains_on_a_large_png(tmp_path):
     why = texts(at, "error")
     assert "400x300 photo: the models only learned 32x32 images" in why
     assert "PNG file: the models only learned JPEG q75" in why
-    assert "Off-distribution score" in texts(at, "caption")
+    assert "Off-distribution ratio" in texts(at, "caption")
 
 
 def test_batch_scan_page_reports_every_file(tmp_path):
@@ -412,7 +412,7 @@ def test_batch_scan_page_reports_every_file(tmp_path):
         assert statuses[name] == ("ok" if expected is None else "error"), name
     assert metrics(at)["Errors"] == "4"
     ok = table[table["status"] == "ok"]
-    assert {"ood_score", "ood_reason"} <= set(table.columns)
+    assert {"ood_ratio", "ood_reason"} <= set(table.columns)
     # the battery's readable files are PNGs, tiny, odd-sized or re-saved: each says why
     assert (ok["ood_reason"] != "").all()
     assert (ok["verdict"] == "inconclusive: outside what the models learned").all()

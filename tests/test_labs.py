@@ -300,10 +300,10 @@ def test_robustness_cli_merges_results(cifake_zip, tmp_path):
     import json
 
     models = _copy_models(["logreg", "lenet"], tmp_path / "models")
-    result = run_cli("robustness", "logreg", "--data", cifake_zip, "--limit", 300,
+    result = run_cli("robustness", "--model", "logreg", "--data", cifake_zip, "--limit", 300,
                      "--models-dir", models)
     assert result.returncode == 0, result.stderr
-    result = run_cli("robustness", "lenet", "--data", cifake_zip, "--limit", 300,
+    result = run_cli("robustness", "--model", "lenet", "--data", cifake_zip, "--limit", 300,
                      "--models-dir", models)
     assert result.returncode == 0, result.stderr
     report = json.loads((models / "robustness.json").read_text())
@@ -312,7 +312,7 @@ def test_robustness_cli_merges_results(cifake_zip, tmp_path):
     assert 0.85 < lenet["clean"]["accuracy"] <= 1 and lenet["clean"]["auroc"] > 0.93
     assert lenet["blur"]["1.5"]["auroc"] < lenet["clean"]["auroc"]  # blur hurts the CNN
     assert "lenet" in result.stdout and "JPEG q50 AUROC" in result.stdout
-    assert run_cli("robustness", "ghost", "--models-dir", models).returncode == 2
+    assert run_cli("robustness", "--model", "ghost", "--models-dir", models).returncode == 2
 
 
 @pytest.mark.real_data
@@ -359,3 +359,38 @@ def test_too_small_evaluation_set_is_refused():
     assert len(evaluation_rows(dataset)) == 30
     with pytest.raises(ValueError, match="both REAL and FAKE are needed"):
         evaluation_rows(dataset, limit=0)
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_ood_and_stability_commands_write_their_reports(cifake_zip, tmp_path):
+    import json
+
+    from core.detect import ood
+
+    models = _copy_models(["scanner"], tmp_path / "models")
+    result = run_cli("ood", "--model", "scanner", "--data", cifake_zip, "--train-sample", 600,
+                     "--proxy-sample", 40, "--models-dir", models)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((models / "ood.json").read_text())
+    assert report["flag_rate_target"] == ood.FLAG_RATE and report["proxy_images"] == 40
+    assert 590 <= report["train_images"] <= 610 and report["validation_images"] == 10_000
+    entry = report["models"]["scanner"]
+    assert entry["dim"] == 64 and len(entry["mean"]) == 64
+    assert 0.045 <= entry["flag_rates"]["validation"] <= ood.FLAG_RATE
+    assert 0.01 < entry["flag_rates"]["test"] < 0.15
+    assert len(entry["stand_ins"]) == 8
+    assert entry["stand_ins"]["CIFAKE test, PNG re-save"]["rules"] == 1.0  # not a JPEG
+    assert entry["stand_ins"]["CIFAKE test, blur σ 1.0"]["rules"] == 0.0  # arrays: no file rules
+    assert ood.load_gaussians(models)["scanner"].cutoff == entry["cutoff"]
+    assert "scanner: cut-off" in result.stdout
+
+    result = run_cli("stability", "--model", "scanner", "--data", cifake_zip, "--limit", 200,
+                     "--models-dir", models)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((models / "stability.json").read_text())
+    assert 195 <= report["images"] <= 205 and report["ensemble"] == ["scanner"]
+    scanner = report["models"]["scanner"]
+    assert scanner["stable_images"] + scanner["unstable_images"] == report["images"]
+    assert 0.9 < scanner["accuracy"] <= 1 and scanner["unstable_share"] < 0.2
+    assert set(scanner["flipped_by"]) == set(report["checks"])

@@ -13,7 +13,10 @@ from helpers import bad_input_battery, encode, random_image, stand_in_detector, 
 
 from core.data.imageio import describe_image, resize_square
 from core.data.perturb import STABILITY_CHECKS, jpeg, shift
-from core.detect import ood, predict
+from core.detect import ood
+from core.detect.detector import Detector
+from core.detect.scanning import iter_image_files, scan
+from core.detect.stability import stability
 from core.models.artifacts import MODELS_DIR
 
 # --- the cut-off rule -----------------------------------------------------------------------
@@ -43,10 +46,10 @@ def test_gaussian_fit_scores_validation_and_outliers():
     train, val = rng.normal(size=(2000, 8)), rng.normal(size=(500, 8))
     gaussian = ood.fit_gaussian(train, "m", "abc")
     gaussian = replace(gaussian, cutoff=ood.cutoff_for(gaussian.distance(val)))
-    assert np.mean(gaussian.score(val) > 1) <= ood.FLAG_RATE
-    assert gaussian.score(np.full((1, 8), 10.0))[0] > 3  # far from the training features
+    assert np.mean(gaussian.ratio(val) > 1) <= ood.FLAG_RATE
+    assert gaussian.ratio(np.full((1, 8), 10.0))[0] > 3  # far from the training features
     restored = ood.from_report(json.loads(json.dumps(ood.to_report(gaussian))))
-    np.testing.assert_allclose(restored.score(val), gaussian.score(val), rtol=1e-5)
+    np.testing.assert_allclose(restored.ratio(val), gaussian.ratio(val), rtol=1e-5)
     with pytest.raises(ValueError, match="at least 2 images"):
         ood.fit_gaussian(train[:1])
 
@@ -105,7 +108,7 @@ def test_learned_reason_and_combined_reasons():
     both = ood.judge(describe_image(encode(random_image(4, (600, 800)), ".png")), 2.0, gaussian)
     assert both.reason.split("; ")[:2] == ["800x600 photo: the models only learned 32x32 images",
                                            "PNG file: the models only learned JPEG q75"]
-    assert both.score == 2.0
+    assert both.ratio == 2.0
 
 
 # --- scans ----------------------------------------------------------------------------------
@@ -123,12 +126,12 @@ class ColourFeatures:
         return self.predict(images), images.mean(axis=(1, 2)).astype(np.float64)
 
 
-def _colour_detector() -> predict.Detector:
+def _colour_detector() -> Detector:
     rng = np.random.default_rng(0)
     grey = rng.normal(60, 10, (500, 1)) + rng.normal(0, 2, (500, 3))  # dark grey training images
     gaussian = ood.fit_gaussian(grey, "colour")
     gaussian = replace(gaussian, cutoff=ood.cutoff_for(gaussian.distance(grey)))
-    return predict.Detector({"colour": ColourFeatures()}, {"colour": 0.5}, ["colour"], 32,
+    return Detector({"colour": ColourFeatures()}, {"colour": 0.5}, ["colour"], 32,
                             {"colour": "cnn"}, {"colour": gaussian})
 
 
@@ -143,12 +146,14 @@ def test_scan_columns_flag_each_reason(tmp_path):
         "q30.jpg": encode(grey, ".jpg", quality=30),
         "unusual.jpg": encode(red, ".jpg", quality=75),
         "broken.jpg": b"not an image"})
-    rows = predict.scan(predict.iter_image_files([folder]), _colour_detector())
+    rows = scan(iter_image_files([folder]), _colour_detector())
     by_name = {Path(r["path"]).name: r for r in rows}
-    assert list(rows[0]).index("ood_score") == list(rows[0]).index("verdict") + 1
+    assert list(rows[0]).index("ood_ratio") == list(rows[0]).index("verdict") + 1
+    # the ratio's older name is still written, last, with the same value
+    assert list(rows[0])[-1] == "ood_score" and all(r["ood_score"] == r["ood_ratio"] for r in rows)
     assert list(rows[0]).index("ood_reason") == list(rows[0]).index("verdict") + 2
     ok = by_name["cifake_like.jpg"]
-    assert ok["ood_reason"] == "" and ok["ood_score"] < 1 and ok["verdict"] == "REAL"
+    assert ok["ood_reason"] == "" and ok["ood_ratio"] < 1 and ok["verdict"] == "REAL"
     expected = {"photo.jpg": "2000x1500 photo: the models only learned 32x32 images",
                 "resaved.png": "PNG file: the models only learned JPEG q75",
                 "q30.jpg": "JPEG quality 30: the models only learned JPEG q75",
@@ -157,17 +162,17 @@ def test_scan_columns_flag_each_reason(tmp_path):
         assert by_name[name]["ood_reason"].startswith(reason), name
         assert by_name[name]["verdict"] == ood.INCONCLUSIVE, name
         assert by_name[name]["p_fake_ensemble"] is not None  # the scores are still given
-    assert by_name["unusual.jpg"]["ood_score"] > 1
+    assert by_name["unusual.jpg"]["ood_ratio"] > 1
     broken = by_name["broken.jpg"]
-    assert (broken["status"], broken["ood_score"], broken["ood_reason"]) == ("error", None, "")
+    assert (broken["status"], broken["ood_ratio"], broken["ood_reason"]) == ("error", None, "")
 
 
 def test_scan_without_a_fitted_distribution_uses_the_rules_only(tmp_path):
     folder = write_tree(tmp_path, {"a.png": encode(random_image(0), ".png"),
                                    "b.jpg": encode(random_image(1), ".jpg", quality=75)})
-    rows = predict.scan(predict.iter_image_files([folder]), stand_in_detector(),
+    rows = scan(iter_image_files([folder]), stand_in_detector(),
                         check_stability=False)
-    assert [r["ood_score"] for r in rows] == [None, None]
+    assert [r["ood_ratio"] for r in rows] == [None, None]
     assert rows[0]["verdict"] == ood.INCONCLUSIVE and rows[1]["ood_reason"] == ""
 
 
@@ -205,7 +210,7 @@ def test_stability_says_which_change_flipped_which_model():
     image = np.zeros((1, 32, 32, 3), np.uint8)
     image[:, :, 16:] = 255  # right half white: the mirror keeps brightness, JPEG barely moves it
     detector = stand_in_detector(0.5)
-    result = predict.stability(detector, image)
+    result = stability(detector, image)
     assert list(result.flipped) == list(STABILITY_CHECKS)
     for name in detector.names:
         assert result.flipped_by(name) == [c for c in STABILITY_CHECKS

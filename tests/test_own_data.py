@@ -16,7 +16,7 @@ from helpers import (
     write_zip,
 )
 
-from core.detect import predict
+from core.detect.detector import ENSEMBLE
 from core.errors import DataError
 from core.labs.own_data import evaluate_on, evaluate_uploads, results_frame
 
@@ -35,7 +35,7 @@ def test_evaluate_on_a_generated_folder(tmp_path):
     assert report["counts"] == {"REAL": 9, "FAKE": 8}
     assert report["errors"][0]["path"] == "mine/FAKE/broken.jpg"
     assert report["flag_rate"] == 1.0  # helpers' JPEGs are q95, the photo a large PNG
-    assert set(report["models"]) == {"bright", "contrast", predict.ENSEMBLE}
+    assert set(report["models"]) == {"bright", "contrast", ENSEMBLE}
     for m in report["models"].values():
         assert 0 <= m["accuracy"] <= 1 and 0 <= m["auroc"] <= 1
         assert m["accuracy_unflagged"] is None  # nothing is in-distribution
@@ -77,7 +77,7 @@ def test_evaluate_uploads_labels_by_folder(tmp_path):
     curve = report["models"]["bright"]["roc_curve"]
     assert curve["x"][0] == 0 and curve["x"][-1] == 1
     frame = results_frame(report)
-    assert list(frame["model"]) == ["bright", "contrast", predict.ENSEMBLE]
+    assert list(frame["model"]) == ["bright", "contrast", ENSEMBLE]
     only_real = {k: v for k, v in cifake_files(4).items() if "/REAL/" in k}
     zipped = write_zip(tmp_path / "real.zip", only_real).read_bytes()
     with pytest.raises(DataError, match="No images below a FAKE/ folder"):

@@ -22,8 +22,12 @@ from helpers import (
 )
 
 from core.data.imageio import decode_image, describe_image, estimate_jpeg_quality
-from core.detect import ood, predict
-from core.detect.predict import inconclusive_band, verdict
+from core.data.perturb import STABILITY_CHECKS
+from core.detect import ood, scanning
+from core.detect.detector import ENSEMBLE, inconclusive_band, prepare, verdict
+from core.detect.scanning import iter_image_files, iter_uploads, scan
+from core.detect.stability import stability
+from core.detect.tiles import score_tiles, tiles
 from core.errors import ImageError
 from core.models.artifacts import MODELS_DIR
 
@@ -36,7 +40,7 @@ def test_bad_input_battery_in_core(name):
     if expected is None:
         image = decode_image(data)
         assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
-        assert predict.prepare(image, 32).shape == (32, 32, 3)
+        assert prepare(image, 32).shape == (32, 32, 3)
     else:
         with pytest.raises(ImageError, match=re.escape(expected)):
             decode_image(data)
@@ -68,17 +72,17 @@ def test_describe_png_and_gif():
 def test_prepare_resize_and_crop():
     image = np.zeros((40, 80, 3), np.uint8)
     image[:, 20:60] = 200  # the centre square is bright, the sides dark
-    assert predict.prepare(image, 32, "crop").mean() == 200
-    resized = predict.prepare(image, 32, "resize")
+    assert prepare(image, 32, "crop").mean() == 200
+    resized = prepare(image, 32, "resize")
     assert resized.shape == (32, 32, 3) and 90 < resized.mean() < 110
     with pytest.raises(ValueError, match="unknown view"):
-        predict.prepare(image, 32, "zoom")
+        prepare(image, 32, "zoom")
 
 
 def test_score_tiles_scores_every_region_with_the_ensemble():
     image = np.zeros((64, 96, 3), np.uint8)
     image[:, 48:] = 255  # the right half is white: bright, so FAKE by the brightness model
-    tiles = predict.score_tiles(stand_in_detector(0.5), image, 2)
+    tiles = score_tiles(stand_in_detector(0.5), image, 2)
     assert tiles.boxes == [(0, 0, 32, 48), (0, 48, 32, 96), (32, 0, 64, 48), (32, 48, 64, 96)]
     # ensemble = mean of brightness (0 or 1) and contrast (0 on flat regions)
     np.testing.assert_allclose(tiles.p_fake, [0, 0.5, 0, 0.5], atol=1e-6)
@@ -87,7 +91,7 @@ def test_score_tiles_scores_every_region_with_the_ensemble():
 
 def test_tiles_cover_the_image():
     image = np.arange(60 * 90 * 3, dtype=np.uint32).reshape(60, 90, 3).astype(np.uint8)
-    inputs, boxes = predict.tiles(image, 32, 3)
+    inputs, boxes = tiles(image, 32, 3)
     assert inputs.shape == (9, 32, 32, 3)
     assert boxes[0] == (0, 0, 20, 30) and boxes[-1] == (40, 60, 60, 90)
     assert sum((bottom - top) * (right - left)
@@ -118,7 +122,7 @@ def test_detector_scores_and_ensemble():
     scores = stand_in_detector(0.5).score(images)
     np.testing.assert_allclose(scores["bright"], [0.2, 0.8], atol=1e-6)
     np.testing.assert_allclose(scores["contrast"], [0, 0], atol=1e-6)
-    np.testing.assert_allclose(scores[predict.ENSEMBLE], [0.1, 0.4], atol=1e-6)
+    np.testing.assert_allclose(scores[ENSEMBLE], [0.1, 0.4], atol=1e-6)
 
 
 def test_stability_flags_a_verdict_that_a_resave_flips():
@@ -127,17 +131,17 @@ def test_stability_flags_a_verdict_that_a_resave_flips():
     detector = stand_in_detector(0.999)
     original = float(detector.score(image)["contrast"][0])
     assert original > 0.999  # FAKE by the contrast model
-    result = predict.stability(detector, image)
-    assert list(result.degraded) == list(result.inputs) == list(predict.STABILITY_CHECKS)
+    result = stability(detector, image)
+    assert list(result.degraded) == list(result.inputs) == list(STABILITY_CHECKS)
     assert result.original["contrast"][0] == original
     assert result.degraded["JPEG q90"]["contrast"][0] < 0.999  # the re-save softens the stripes
     assert "JPEG q90" in result.flipped_by("contrast") and "mirror" not in result.flipped_by(
         "contrast")  # mirrored stripes keep their contrast
     assert result.flips["contrast"].tolist() == [True]
     assert result.flips["bright"].tolist() == [False]  # brightness survives every check
-    assert result.stable is (not result.flips[predict.ENSEMBLE][0])
-    steady = predict.stability(stand_in_detector(0.5), np.full((2, 32, 32, 3), 200, np.uint8))
-    assert steady.stable and steady.flips[predict.ENSEMBLE].tolist() == [False, False]
+    assert result.stable is (not result.flips[ENSEMBLE][0])
+    steady = stability(stand_in_detector(0.5), np.full((2, 32, 32, 3), 200, np.uint8))
+    assert steady.stable and steady.flips[ENSEMBLE].tolist() == [False, False]
 
 
 # --- batch scanning -------------------------------------------------------------------------
@@ -156,27 +160,27 @@ def _mixed_folder(root: Path) -> Path:
 
 def test_iter_image_files_recurses_folders_and_zips(tmp_path):
     found = {Path(p).name: problem for p, _, problem in
-             predict.iter_image_files([_mixed_folder(tmp_path / "in"), tmp_path / "gone.jpg"])}
+             iter_image_files([_mixed_folder(tmp_path / "in"), tmp_path / "gone.jpg"])}
     assert "notes.txt" not in found and "readme.md" not in found
     assert {"c.jpg", "bad.jpg", "good_a.jpg", "good_b.png", "huge.png"} <= set(found)
     assert found["gone.jpg"] == "no such file or folder"
-    uploads = list(predict.iter_uploads([("a.zip", (tmp_path / "in" / "more.zip").read_bytes()),
+    uploads = list(iter_uploads([("a.zip", (tmp_path / "in" / "more.zip").read_bytes()),
                                          ("x.jpg", b"x" * 10)]))
     assert [name for name, _, _ in uploads] == ["a.zip/inner/bad.jpg", "a.zip/inner/c.jpg", "x.jpg"]
-    broken = list(predict.iter_uploads([("broken.zip", b"PK not really")]))
+    broken = list(iter_uploads([("broken.zip", b"PK not really")]))
     assert broken[0][1] is None and "not a readable zip" in broken[0][2]
 
 
 def test_oversized_files_are_not_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(predict, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(scanning, "MAX_FILE_BYTES", 100)
     (tmp_path / "big.jpg").write_bytes(b"x" * 101)
-    [(path, data, problem)] = predict.iter_image_files([tmp_path / "big.jpg"])
+    [(path, data, problem)] = iter_image_files([tmp_path / "big.jpg"])
     assert data is None and problem.startswith("file too large")
 
 
 def test_scan_rows(tmp_path):
     detector = stand_in_detector(0.5)
-    rows = predict.scan(predict.iter_image_files([_mixed_folder(tmp_path / "in")]), detector)
+    rows = scan(iter_image_files([_mixed_folder(tmp_path / "in")]), detector)
     by_name = {Path(r["path"]).name: r for r in rows}
     for name, (_, expected) in bad_input_battery().items():
         row = by_name[name]
@@ -212,7 +216,7 @@ def test_cli_scans_a_folder_into_csv(tmp_path):
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert list(rows[0])[:7] == ["path", "bytes", "format", "width", "height", "status", "message"]
-    assert {"p_fake_reference_cnn", "p_fake_logreg", "p_fake_ensemble", "verdict", "ood_score",
+    assert {"p_fake_reference_cnn", "p_fake_logreg", "p_fake_ensemble", "verdict", "ood_ratio",
             "ood_reason", "stability"} <= set(rows[0])
     battery = bad_input_battery()
     assert len(rows) == len(battery) + 2 + 2  # + 2 good files + 2 images in the zip

@@ -25,8 +25,9 @@ from helpers import REPO_ROOT, bad_input_battery, encode, jpeg, png, run_cli
 from core.cli import main as cli_main
 from core.cli.serve import is_loopback
 from core.data.imageio import decode_image
+from core.detect.detector import load_detector, prepare
 from core.detect.explain import Explainer
-from core.detect.predict import iter_uploads, load_detector, prepare, rows_to_csv, scan
+from core.detect.scanning import iter_uploads, rows_to_csv, scan
 from core.models.artifacts import read_report
 from core.serve.app import create_app
 from core.serve.service import METHODS, Service

@@ -532,7 +532,8 @@ def _shifted(model):
 @pytest.mark.slow
 def test_cli_train_then_evaluate(data_dir, tmp_path):
     out, cache = tmp_path / "out", tmp_path / "cache"
-    result = run_cli("train", "naive_bayes", "--data", data_dir, "--out", out, cache_dir=cache)
+    result = run_cli("train", "naive_bayes", "--data", data_dir, "--models-dir", out,
+                     cache_dir=cache)
     assert result.returncode == 0, result.stderr
     assert "naive_bayes: test accuracy" in result.stdout
     assert f"-> {out / 'naive_bayes.skops'}" in result.stdout
@@ -544,7 +545,8 @@ def test_cli_train_then_evaluate(data_dir, tmp_path):
     assert f"test accuracy {accuracy:.4f}" in result.stdout
     assert any(p.name.endswith("-32-v1") for p in cache.iterdir())  # CIFAKE_CACHE honoured
 
-    result = run_cli("evaluate", "--all", "--data", data_dir, "--models", out, cache_dir=cache)
+    result = run_cli("evaluate", "--all", "--data", data_dir, "--models-dir", out,
+                     cache_dir=cache)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"naive_bayes      test acc {accuracy:.4f}")
     assert read_report("naive_bayes", out)["metrics"]["test"]["at_threshold"]["accuracy"] == \
@@ -552,9 +554,13 @@ def test_cli_train_then_evaluate(data_dir, tmp_path):
     assert [r["name"] for r in json.loads((out / "leaderboard.json").read_text())] == \
         ["naive_bayes"]
 
+    # the older spellings (a positional name, --models for the folder) still work, with a note
     result = run_cli("evaluate", "naive_bayes", "--data", data_dir, "--models", out,
                      "--size", 16, cache_dir=cache)
     assert result.returncode == 2
+    assert "note: model names as arguments is deprecated and will be removed; use --model NAME" \
+        in result.stderr
+    assert "note: --models is deprecated and will be removed; use --models-dir" in result.stderr
     assert "error: model 'naive_bayes' takes 32x32 images, the dataset was loaded at 16x16" \
         in result.stderr
     assert "Traceback" not in result.stderr
@@ -565,6 +571,7 @@ def test_cli_train_missing_data(tmp_path):
     result = run_cli("train", "lenet", "--data", "/nonexistent", "--out", tmp_path / "out",
                      cache_dir=tmp_path / "cache")
     assert result.returncode == 2
+    assert "note: --out is deprecated and will be removed; use --models-dir" in result.stderr
     assert "error: No file or folder at /nonexistent" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""

@@ -1,9 +1,11 @@
-"""What several commands share: their argument parser, the ``--data`` and ``--size`` options,
-the model names a lab runs on, and loading the dataset with a progress bar."""
+"""What several commands share: their argument parser, the ``--data`` and ``--size`` options, the
+``--model NAME`` and ``--models-dir`` options (one spelling each; older spellings still accepted
+with a one-line deprecation notice), and loading the dataset with a progress bar."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from core.cli import COMMANDS
 from core.data.dataset import DEFAULT_SIZE, Dataset, load_dataset
@@ -11,7 +13,14 @@ from core.data.sources import resolve_source
 from core.models.artifacts import MODELS_DIR
 from core.progress import progress_bar
 
-__all__ = ["add_data_arguments", "add_model_arguments", "command_parser", "load_data"]
+__all__ = [
+    "add_data_arguments",
+    "add_model_arguments",
+    "add_models_dir",
+    "command_parser",
+    "deprecated",
+    "load_data",
+]
 
 
 def command_parser(command: str) -> argparse.ArgumentParser:
@@ -29,11 +38,43 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, size: bool = False) -
                             help="side in pixels images are resized to (default %(default)s)")
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, what: str) -> None:
-    """Model ``NAME``s (default: every evaluated one, described as ``what``) and the models
-    folder (``--models-dir``, for tests)."""
-    parser.add_argument("names", nargs="*", metavar="NAME", help=f"{what} (default: all)")
-    parser.add_argument("--models-dir", default=str(MODELS_DIR), help=argparse.SUPPRESS)
+def add_model_arguments(parser: argparse.ArgumentParser, what: str, *old_dirs: str) -> None:
+    """``--model NAME`` (repeatable; default: every evaluated one, described as ``what``) and
+    ``--models-dir`` (``old_dirs``: its older spellings). Names given as positional arguments
+    (the older spelling) still count."""
+    parser.add_argument("--model", action="append", dest="names", default=[], metavar="NAME",
+                        help=f"{what} (repeatable; default: all)")
+    parser.add_argument("legacy_names", nargs="*", metavar="NAME", help=argparse.SUPPRESS,
+                        action=deprecated("--model NAME", dest="names", extend=True))
+    add_models_dir(parser, *old_dirs)
+
+
+def add_models_dir(parser: argparse.ArgumentParser, *old: str) -> None:
+    """``--models-dir DIR``, the models folder; ``old`` spellings of it still work."""
+    parser.add_argument("--models-dir", default=str(MODELS_DIR), metavar="DIR",
+                        help="the models folder (default: models/ in the project)")
+    for option in old:
+        parser.add_argument(option, help=argparse.SUPPRESS,
+                            action=deprecated("--models-dir", dest="models_dir"))
+
+
+def deprecated(new: str, *, dest: str, extend: bool = False) -> type[argparse.Action]:
+    """An argparse action for an old spelling: stores its value(s) in ``dest`` (appends with
+    ``extend``) and prints one line saying what to use instead."""
+
+    class Deprecated(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            if extend and not values:  # a positional nargs="*" left empty
+                return
+            spelling = option_string or "model names as arguments"
+            print(f"note: {spelling} is deprecated and will be removed; use {new}",
+                  file=sys.stderr)
+            if extend:
+                setattr(namespace, dest, [*(getattr(namespace, dest, None) or []), *values])
+            else:
+                setattr(namespace, dest, values)
+
+    return Deprecated
 
 
 def load_data(path: str | None, size: int = DEFAULT_SIZE) -> Dataset:

@@ -3,9 +3,9 @@ each on every filtered version of the leak-free test set; ``models/filter_matrix
 
 from __future__ import annotations
 
-from core.cli.common import add_data_arguments, command_parser, load_data
+from core.cli.common import add_data_arguments, add_models_dir, command_parser, load_data
 from core.labs.filters import REPORT, filter_matrix
-from core.models.artifacts import MODELS_DIR, write_json
+from core.models.artifacts import write_json
 from core.progress import progress_bar
 
 __all__ = ["main"]
@@ -19,13 +19,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--limit", type=int, help="train on at most N images")
     parser.add_argument("--test-limit", type=int,
                         help="test on a stratified subset of N leak-free test images")
-    parser.add_argument("--out", default=str(MODELS_DIR), help="folder for filter_matrix.json")
+    add_models_dir(parser, "--out")
     args = parser.parse_args(argv)
     dataset = load_data(args.data)
     with progress_bar("Filters") as progress:
         report = filter_matrix(dataset, model=args.model, epochs=args.epochs, limit=args.limit,
                                test_limit=args.test_limit, progress=progress)
-    write_json(report, REPORT, args.out)
+    write_json(report, REPORT, args.models_dir)
     for variant, row in report["accuracy"].items():
         print(f"trained on {variant:10s} " + "  ".join(f"{t}: {a:.3f}" for t, a in row.items()))
     return 0

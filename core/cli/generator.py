@@ -12,12 +12,13 @@ a DIR/FAKE that already holds files is refused.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from core.cli.common import add_data_arguments, command_parser, load_data
+from core.cli.common import add_data_arguments, command_parser, deprecated, load_data
 from core.data.sources import LABELS
 from core.progress import progress_bar
 
@@ -40,7 +41,10 @@ def main(argv: list[str]) -> int:
                        help="weight of the VAE's KL term")
     train.add_argument("--limit", type=int, help="train on at most N REAL images")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--out", default=str(GENERATORS_DIR))
+    train.add_argument("--generators-dir", default=str(GENERATORS_DIR), metavar="DIR",
+                       help="where the generator and its report go (default %(default)s)")
+    train.add_argument("--out", help=argparse.SUPPRESS,
+                       action=deprecated("--generators-dir", dest="generators_dir"))
     add_data_arguments(train)
     sample = actions.add_parser("sample", help="make N fakes into DIR/FAKE (JPEG q75)")
     sample.add_argument("name", metavar="NAME")
@@ -71,10 +75,10 @@ def _train(args, argv: list[str]) -> int:
     dataset = load_data(args.data)
     real = dataset.images[(dataset.splits == 0) & (dataset.labels == LABELS.index("REAL"))]
     with progress_bar("Training") as progress:
-        report = train_generator(config, real, out_dir=args.out, progress=progress)
+        report = train_generator(config, real, out_dir=args.generators_dir, progress=progress)
     print(f"{report['name']}: {report['params']:,} parameters, {report['file_mb']} MB, trained "
           f"on {report['data']['n_train']:,} REAL images in {report['training']['seconds']:.0f} s"
-          f" -> {Path(args.out) / report['file']}")
+          f" -> {Path(args.generators_dir) / report['file']}")
     return 0
 
 

@@ -5,7 +5,7 @@ share marked unstable and the accuracy of stable and unstable verdicts ->
 from __future__ import annotations
 
 from core.cli.common import add_data_arguments, add_model_arguments, command_parser, load_data
-from core.labs.limits import measure_stability
+from core.labs.stability_study import measure_stability
 from core.progress import progress_bar
 
 __all__ = ["main"]

@@ -10,10 +10,16 @@ Training lab.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from core.cli.common import add_data_arguments, command_parser, load_data
-from core.models.artifacts import MODELS_DIR
+from core.cli.common import (
+    add_data_arguments,
+    add_models_dir,
+    command_parser,
+    deprecated,
+    load_data,
+)
 
 __all__ = ["main"]
 
@@ -39,7 +45,7 @@ def _pca(args) -> int:
         "rows": rows,
         "reference": REFERENCE,
     }
-    write_json(sweep, "pca_sweep.json", args.out)
+    write_json(sweep, "pca_sweep.json", args.models_dir)
     for row in rows:
         print(f"{row['components']:>5} components: test accuracy {row['test_accuracy']:.4f}")
     return 0
@@ -53,24 +59,25 @@ def _cnn(args) -> int:
                    n_train=args.train, n_val=args.val, epochs=args.epochs,
                    batch_size=args.batch_size)
     dataset = load_data(args.data)
-    section = run_cnn_sweep(dataset, plan, command=args.command, models_dir=args.out,
+    section = run_cnn_sweep(dataset, plan, command=args.command, models_dir=args.models_dir,
                             log=lambda line: print(line, flush=True))
     print(f"{len(section['runs'])} runs in {section['total_seconds']:.0f} s -> "
-          f"{args.out}/sweeps.json")
+          f"{args.models_dir}/sweeps.json")
     return 0
 
 
 def _curves(args) -> int:
     from core.models.sweeps import DEFAULT_CURVES, CurvePlan, run_curves
 
+    names = args.names or list(DEFAULT_CURVES.fractions)
     plan = CurvePlan(
-        fractions={m: tuple(args.fractions or DEFAULT_CURVES.fractions[m]) for m in args.models},
-        budgets={m: args.budget or DEFAULT_CURVES.budgets[m] for m in args.models},
+        fractions={m: tuple(args.fractions or DEFAULT_CURVES.fractions[m]) for m in names},
+        budgets={m: args.budget or DEFAULT_CURVES.budgets[m] for m in names},
         n_val=args.val)
     dataset = load_data(args.data)
-    section = run_curves(dataset, plan, command=args.command, models_dir=args.out,
+    section = run_curves(dataset, plan, command=args.command, models_dir=args.models_dir,
                          log=lambda line: print(line, flush=True))
-    print(f"{len(section['runs'])} points -> {args.out}/sweeps.json")
+    print(f"{len(section['runs'])} points -> {args.models_dir}/sweeps.json")
     return 0
 
 
@@ -87,8 +94,7 @@ def main(argv: list[str]) -> int:
                             "flagship -> models/sweeps.json")
     for p in (pca, cnn, curves):
         add_data_arguments(p)
-        p.add_argument("--out", default=str(MODELS_DIR), help="folder for the JSON "
-                       "(default %(default)s)")
+        add_models_dir(p, "--out")
     plan = CnnPlan()
     cnn.add_argument("--conv", type=int, nargs="+", default=plan.conv, help="conv blocks")
     cnn.add_argument("--dense", type=int, nargs="+", default=plan.dense, help="dense layers")
@@ -103,8 +109,13 @@ def main(argv: list[str]) -> int:
     cnn.add_argument("--batch-size", type=int, default=plan.batch_size)
     planned = "; ".join(f"{m}: {' '.join(map(str, f))}, {DEFAULT_CURVES.budgets[m]:,} images"
                         for m, f in DEFAULT_CURVES.fractions.items())
+    curves.add_argument("--model", action="append", dest="names", default=[], metavar="NAME",
+                        choices=list(DEFAULT_CURVES.fractions),
+                        help="an architecture to measure (repeatable; default: "
+                             f"{' '.join(DEFAULT_CURVES.fractions)})")
     curves.add_argument("--models", nargs="+", choices=list(DEFAULT_CURVES.fractions),
-                        default=list(DEFAULT_CURVES.fractions))
+                        help=argparse.SUPPRESS,
+                        action=deprecated("--model NAME", dest="names", extend=True))
     curves.add_argument("--fractions", type=float, nargs="+",
                         help="shares of the training split (default: planned per model)")
     curves.add_argument("--budget", type=int, help="training images each point sees over all "

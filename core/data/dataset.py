@@ -15,7 +15,14 @@ import numpy as np
 
 from core.data.imageio import decode_image, resize_square
 from core.data.sources import (
-    CLASS_NAMES, LABELS, REPO_ROOT, SPLITS, Listing, Rows, scan_source, source_identity,
+    CLASS_NAMES,
+    LABELS,
+    REPO_ROOT,
+    SPLITS,
+    Listing,
+    Rows,
+    scan_source,
+    source_identity,
     stratified_split,
 )
 from core.errors import DataError, ImageError

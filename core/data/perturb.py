@@ -16,7 +16,8 @@ __all__ = ["STABILITY_CHECKS", "blur", "center_crop", "encode_jpeg", "gray_world
 
 def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
     """One uint8 RGB image as JPEG bytes of ``quality`` (1-100; standard IJG tables, 4:2:0)."""
-    return cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])[1].tobytes()
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    return cv2.imencode(".jpg", image[:, :, ::-1], params)[1].tobytes()
 
 
 def jpeg(images: np.ndarray, quality: int) -> np.ndarray:

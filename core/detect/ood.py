@@ -3,9 +3,9 @@ quality 75 from CIFAR-10 and Stable Diffusion 1.4), by rules on the file and by 
 
 The learned score is the Mahalanobis distance of a model's penultimate features (the layer named
 ``features``) to a Gaussian fitted on training images (Ledoit-Wolf shrinkage), divided by a
-cut-off chosen on validation images so that at most ``FLAG_RATE`` of them lie beyond it: a score
-above 1 is off-distribution. The fitted Gaussians live in ``models/ood.json`` (``python -m core
-ood``).
+cut-off chosen on validation images so that at most ``FLAG_RATE`` of them lie beyond it: this
+off-distribution ratio above 1 is off-distribution. The fitted Gaussians live in
+``models/ood.json`` (``python -m core ood``; fitted by ``core.detect.ood_fit``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.data.imageio import CIFAKE_JPEG_QUALITY, ImageInfo
-from core.models.artifacts import MODELS_DIR, read_json
+from core.models.artifacts import MODELS_DIR, read_json, write_json
 
 __all__ = [
     "FLAG_RATE",
@@ -35,6 +35,7 @@ __all__ = [
     "load_gaussians",
     "rule_reasons",
     "to_report",
+    "write_gaussians",
 ]
 
 REPORT = "ood.json"
@@ -94,8 +95,9 @@ class Gaussian:
         centred = np.asarray(features, np.float64) - self.mean
         return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", centred, self.precision, centred), 0))
 
-    def score(self, features: np.ndarray) -> np.ndarray:
-        """Distance divided by the cut-off: above 1 is off-distribution."""
+    def ratio(self, features: np.ndarray) -> np.ndarray:
+        """The off-distribution ratio: distance divided by the cut-off (above 1 is
+        off-distribution), shape (n,)."""
         return self.distance(features) / self.cutoff
 
 
@@ -138,6 +140,19 @@ def load_gaussians(models_dir: str | os.PathLike = MODELS_DIR) -> dict[str, Gaus
     return {name: from_report(entry) for name, entry in report.get("models", {}).items()}
 
 
+def write_gaussians(gaussians: dict[str, Gaussian], models_dir: str | os.PathLike = MODELS_DIR,
+                    *, measured: dict | None = None) -> None:
+    """Write ``models/ood.json``: each model's Gaussian (``load_gaussians`` reads it back), with
+    ``measured``'s top-level entries and, from its ``models``, each model's measurements."""
+    measured = measured or {}
+    report = {"flag_rate_target": FLAG_RATE,
+              **{k: v for k, v in measured.items() if k != "models"}, "models": {}}
+    for name, gaussian in gaussians.items():
+        report["models"][name] = {**to_report(gaussian),
+                                  **measured.get("models", {}).get(name, {})}
+    write_json(report, REPORT, models_dir)
+
+
 def choose(gaussians: dict[str, Gaussian], models: dict[str, str],
            prefer: tuple[str, ...] = ()) -> Gaussian | None:
     """The Gaussian for one of ``models`` (name -> loaded file's sha256) whose file version
@@ -149,10 +164,10 @@ def choose(gaussians: dict[str, Gaussian], models: dict[str, str],
 
 @dataclass(frozen=True)
 class OodCheck:
-    """Whether one input is off-distribution: ``score`` (learned distance / cut-off; None
+    """Whether one input is off-distribution: ``ratio`` (learned distance / cut-off; None
     without a learned measure) and ``reason`` in plain words ("" when in-distribution)."""
 
-    score: float | None
+    ratio: float | None
     reason: str
 
     @property
@@ -160,12 +175,12 @@ class OodCheck:
         return bool(self.reason)
 
 
-def judge(info: ImageInfo | None, score: float | None,
+def judge(info: ImageInfo | None, ratio: float | None,
           gaussian: Gaussian | None = None) -> OodCheck:
     """The off-distribution check of one input from its file ``info`` (None for arrays: no file
-    rules) and its learned ``score`` from ``gaussian``."""
+    rules) and its off-distribution ``ratio`` from ``gaussian``."""
     reasons = rule_reasons(info) if info is not None else []
-    if score is not None and gaussian is not None and score > 1:
+    if ratio is not None and gaussian is not None and ratio > 1:
         reasons.append(f"unusual for the {gaussian.model}'s features (distance "
-                       f"{score * gaussian.cutoff:.1f} > cut-off {gaussian.cutoff:.1f})")
-    return OodCheck(None if score is None else float(score), "; ".join(reasons))
+                       f"{ratio * gaussian.cutoff:.1f} > cut-off {gaussian.cutoff:.1f})")
+    return OodCheck(None if ratio is None else float(ratio), "; ".join(reasons))

@@ -7,15 +7,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.detect.predict import (
-    ENSEMBLE,
-    INCONCLUSIVE_BAND,
-    Detector,
-    Stability,
-    TileScores,
-    inconclusive_band,
-    verdict,
-)
+from core.detect.detector import ENSEMBLE, INCONCLUSIVE_BAND, Detector, inconclusive_band, verdict
+from core.detect.stability import Stability
+from core.detect.tiles import TileScores
 
 __all__ = ["VERDICT_COLOURS", "scores_figure", "scores_frame", "stability_frame", "tiles_figure"]
 

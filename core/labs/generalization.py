@@ -124,10 +124,10 @@ def _distances_and_ood(real_train: np.ndarray, kept: dict, sources, features_mod
         distances[s] = round(frechet_distance(features[s], real_test), 2)
     flags = {}
     for name, gaussian in gaussians.items():
-        base = gaussian.score(kept[name][1]["REAL test"])
+        base = gaussian.ratio(kept[name][1]["REAL test"])
         entry = {"REAL test": round(float(np.mean(base > 1)), 4)}
         for s in sources:
-            scores = gaussian.score(kept[name][1][s])
+            scores = gaussian.ratio(kept[name][1][s])
             entry[s] = {"flag_rate": round(float(np.mean(scores > 1)), 4),
                         "auroc_vs_real": round(float(roc_auc_score(
                             np.r_[np.zeros(len(base)), np.ones(len(scores))],

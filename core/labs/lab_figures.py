@@ -1,5 +1,6 @@
-"""Figures of the labs and the quiz (plotly): the filter matrix, robustness and adversarial
-curves, the class's quiz scores."""
+"""Figures of the labs and the quiz (plotly): the filter matrix, the cross-generator matrix and
+every shipped model on every fake source, robustness and adversarial curves, the class's quiz
+scores."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 __all__ = ["adversarial_figure", "filter_matrix_figure", "filter_matrix_frame",
-           "generalization_figure", "shipped_sources_figure", "quiz_figure", "robustness_figure"]
+           "generalization_figure", "quiz_figure", "robustness_figure", "shipped_sources_figure"]
 
 _PALETTE = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939"]

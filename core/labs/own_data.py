@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from core.data.sources import LABELS, label_of, scan_source
-from core.detect.predict import ENSEMBLE, Detector, iter_uploads, scan
+from core.detect.detector import ENSEMBLE, Detector
+from core.detect.scanning import iter_uploads, scan
 from core.errors import DataError
 from core.models.artifacts import MODELS_DIR, list_reports
 from core.models.metrics import score_report

@@ -19,7 +19,7 @@ import numpy as np
 from core.data.dataset import Dataset
 from core.data.quality import leakfree_test_mask
 from core.data.sources import REPO_ROOT
-from core.detect.predict import Detector
+from core.detect.detector import Detector
 from core.models.metrics import accuracy_at
 
 __all__ = [

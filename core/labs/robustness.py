@@ -18,7 +18,7 @@ from core.data.dataset import Dataset
 from core.data.perturb import blur, center_crop, gray_world, jpeg, noise, rescale
 from core.data.quality import leakfree_test_mask
 from core.data.sources import stratified_split
-from core.detect.predict import ENSEMBLE, INCONCLUSIVE_BAND, Detector, verdict
+from core.detect.detector import ENSEMBLE, INCONCLUSIVE_BAND, Detector, verdict
 from core.models.artifacts import MODELS_DIR, list_reports, load_predictor, read_json, write_json
 from core.models.metrics import accuracy_at
 from core.progress import ProgressFn, silent

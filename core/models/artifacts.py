@@ -94,7 +94,8 @@ def list_reports(models_dir: str | os.PathLike = MODELS_DIR) -> list[dict]:
     reports = []
     for path in sorted(Path(models_dir).glob("*.json")):
         report = json.loads(path.read_text())
-        if isinstance(report, dict) and "file" in report and (Path(models_dir) / report["file"]).exists():
+        if isinstance(report, dict) and "file" in report \
+                and (Path(models_dir) / report["file"]).exists():
             reports.append(report)
     return reports
 

@@ -11,8 +11,9 @@ __all__ = ["INTENDED_USE", "model_card"]
 INTENDED_USE = {
     "flagship": ("The most accurate verdict on one CIFAKE-like image (32x32, JPEG q75, "
                  "CIFAR-10 content vs Stable Diffusion 1.4).",
-                 "Folder scans on a CPU (many times slower than the scanner: see Speed); images from "
-                 "other generators, other sizes or other compression, where it was never tested."),
+                 "Folder scans on a CPU (many times slower than the scanner: see Speed); images "
+                 "from other generators, other sizes or other compression, where it was never "
+                 "tested."),
     "scanner": ("Scoring whole folders fast: the default of Batch scan and the scan command.",
                 "A final word on one contested image: the flagship is more accurate."),
     "classical": ("Teaching: what pixels alone, without learned filters, can tell apart.",
@@ -67,7 +68,8 @@ def model_card(report: dict, robustness: dict | None = None) -> dict[str, list[t
         "What it is": [
             ("Architecture", f"{report.get('architecture', report['name'])} ({report['family']}"
              + (f", {report['params']:,} parameters" if report.get("params") else "") + ")"),
-            ("File", f"{report['file']}, {report['file_mb']:.2f} MB, sha256 {report['sha256'][:12]}…"),
+            ("File", f"{report['file']}, {report['file_mb']:.2f} MB, "
+                     f"sha256 {report['sha256'][:12]}…"),
             ("For", use[0]),
             ("Not for", use[1]),
         ],

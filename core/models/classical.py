@@ -7,8 +7,8 @@ scaled to 0-1 (3,072 values at 32x32).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV

@@ -42,8 +42,8 @@ def curves_figure(reports: list[dict], kind: str, split: str = "test") -> go.Fig
         fig.update_xaxes(title_text="recall (FAKE caught)")
         fig.update_yaxes(title_text="precision (called FAKE that are FAKE)")
     return fig.update_layout(height=420, title="ROC" if kind == "roc" else "Precision-recall",
-                             margin=dict(l=10, r=10, t=40, b=10), legend=dict(x=0.99, xanchor="right",
-                                                                            y=0.01, yanchor="bottom"))
+                             margin=dict(l=10, r=10, t=40, b=10),
+                             legend=dict(x=0.99, xanchor="right", y=0.01, yanchor="bottom"))
 
 
 def confusion_figure(report: dict, split: str = "test", at: str = "at_threshold") -> go.Figure:

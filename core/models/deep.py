@@ -8,7 +8,7 @@ model, so a saved ``.keras`` file is self-contained; the last convolution is nam
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 import numpy as np

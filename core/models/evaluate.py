@@ -1,13 +1,9 @@
-"""The evaluation harness: every model scored the same way on the test and leak-free test sets.
-
-    python -m core evaluate NAME [NAME ...] | --all [--data PATH]
-
-Writes the ``metrics`` and ``speed`` of each model's report and ``models/leaderboard.json``.
-"""
+"""The evaluation harness: every model scored the same way on the test and leak-free test sets
+(``python -m core evaluate``): the ``metrics`` and ``speed`` of each model's report and
+``models/leaderboard.json``."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -19,8 +15,14 @@ import numpy as np
 from core.data.dataset import Dataset, train_val_rows
 from core.data.files import write_atomic
 from core.data.quality import leakfree_test_mask
-from core.models.artifacts import (MODELS_DIR, list_reports, load_predictor, read_json,
-                                   read_report, write_report)
+from core.models.artifacts import (
+    MODELS_DIR,
+    list_reports,
+    load_predictor,
+    read_json,
+    read_report,
+    write_report,
+)
 from core.models.calibration import apply_calibration, fit_calibration
 from core.models.metrics import calibration, choose_threshold, score_report, threshold_metrics
 
@@ -121,7 +123,8 @@ def _write_test_scores(name: str, p_fake: np.ndarray, dataset: Dataset, models_d
             "paths": dataset.paths[test].tolist(),
             "labels": dataset.labels[test].tolist(),
             "classes": dataset.classes[test].tolist(),
-            "leakfree": leakfree_test_mask(dataset.hashes, dataset.splits)[test].astype(int).tolist(),
+            "leakfree": leakfree_test_mask(dataset.hashes, dataset.splits)[test]
+            .astype(int).tolist(),
             "scores": {},
         }
     current["scores"][name] = np.round(p_fake.astype(np.float64), 4).tolist()
@@ -194,42 +197,3 @@ def _accelerators() -> list[str]:
 
         return [d.name for d in tf.config.list_physical_devices("GPU")]
     return []
-
-
-def main(argv: list[str] | None = None) -> int:
-    from core.progress import progress_bar
-    from core.data.dataset import DEFAULT_SIZE, load_dataset
-    from core.errors import DataError
-    from core.data.sources import resolve_source
-
-    parser = argparse.ArgumentParser(
-        prog="python -m core evaluate", description=__doc__.splitlines()[0],
-        epilog="python -m core evaluate --on PATH [--model NAME ...] [--json OUT] evaluates the "
-               "models on your own folder or zip with REAL/ and FAKE/ sub-folders instead.")
-    parser.add_argument("names", nargs="*", help="model names (files in models/)")
-    parser.add_argument("--all", action="store_true", help="every model in models/")
-    parser.add_argument("--data", help="CIFAKE zip or folder")
-    parser.add_argument("--models", default=str(MODELS_DIR), help="models folder")
-    parser.add_argument("--size", type=int, default=DEFAULT_SIZE,
-                        help="image size the models take (as trained with --size)")
-    args = parser.parse_args(argv)
-    names = [r["name"] for r in list_reports(args.models)] if args.all else args.names
-    if not names:
-        parser.error("name at least one model, or --all")
-    try:
-        with progress_bar("Loading") as progress:
-            dataset = load_dataset(resolve_source(args.data), size=args.size, progress=progress)
-        from tqdm import tqdm
-
-        for name in tqdm(names, desc="Evaluating", file=sys.stderr):
-            report = evaluate_model(name, dataset, models_dir=args.models)
-            test, leak = report["metrics"]["test"], report["metrics"]["leakfree_test"]
-            tqdm.write(f"{name:<16} test acc {test['at_threshold']['accuracy']:.4f} "
-                       f"(at 0.5: {test['at_0.5']['accuracy']:.4f})  AUROC {test['roc_auc']:.4f}  "
-                       f"leak-free acc {leak['at_threshold']['accuracy']:.4f}  "
-                       f"{report['speed']['images_per_second']:.0f} img/s")
-    except (DataError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-

@@ -138,7 +138,8 @@ def _to_unit(images: np.ndarray) -> np.ndarray:
 
 
 def _to_uint8(x) -> np.ndarray:
-    return np.clip(np.round((np.asarray(x, dtype=np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    scaled = np.round((np.asarray(x, dtype=np.float32) + 1.0) * 127.5)
+    return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
 def train_generator(config: GeneratorConfig, real_images: np.ndarray, *,
@@ -146,8 +147,8 @@ def train_generator(config: GeneratorConfig, real_images: np.ndarray, *,
                     progress: ProgressFn = silent) -> dict:
     """Train a generator on uint8 REAL images (n, 32, 32, 3), save it (float16 weights) and its
     report atomically; returns the report."""
-    import tensorflow as tf  # the adversarial and variational losses need a custom step
     import keras
+    import tensorflow as tf  # the adversarial and variational losses need a custom step
 
     if real_images.shape[1:] != (32, 32, 3):
         raise ValueError(f"generators learn 32x32 RGB images, not {real_images.shape[1:]}")

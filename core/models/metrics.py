@@ -4,7 +4,12 @@ calibration, curves and the validation-chosen threshold."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
 
 from core.data.sources import CLASS_NAMES
 
@@ -103,7 +108,8 @@ def score_report(y_true: np.ndarray, p_fake: np.ndarray, classes: np.ndarray,
     p = np.clip(np.asarray(p_fake, dtype=np.float64), 0.0, 1.0)
     both = len(np.unique(y)) == 2
     fpr, tpr, _ = roc_curve(y, p) if both else (np.array([]), np.array([]), None)
-    precision, recall, _ = precision_recall_curve(y, p) if both else (np.array([]), np.array([]), None)
+    precision, recall, _ = (precision_recall_curve(y, p) if both
+                            else (np.array([]), np.array([]), None))
     pc = np.clip(p, _EPS, 1 - _EPS)
     per_class = {
         CLASS_NAMES[c]: accuracy_at(p[classes == c], y[classes == c], threshold)

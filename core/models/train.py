@@ -1,10 +1,7 @@
-"""Train a model on CIFAKE (or any REAL/FAKE folder) and write it with its report.
+"""Train a model on CIFAKE (or any REAL/FAKE folder) and write it with its report
+(``python -m core train``).
 
-    python -m core train MODEL [--data PATH] [--epochs N] [--batch-size N] [--augment flip crop ...]
-                         [--out DIR] [--size S] [--weights FILE] [--init FILE] [--limit N]
-                         [--name NAME] [--width W] [--label-smoothing E] [--teacher FILE] [--resume]
-
-MODEL is a Keras model (``core.models.deep.BUILDERS``), a keras.applications backbone
+The model is a Keras model (``core.models.deep.BUILDERS``), a keras.applications backbone
 (``core.models.deep.BACKBONES``) or a classical model (``core.models.classical.CLASSICAL``).
 Training uses the train split with a fixed, seeded, stratified 90/10 train/validation split;
 early stopping on validation loss restores the best epoch. The model is then evaluated by the
@@ -19,12 +16,10 @@ the target of each (augmented) image is the mean of its label and the teacher's 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,9 +30,15 @@ from core.analysis.features import flatten
 from core.data.dataset import Dataset, train_val_rows
 from core.data.files import write_atomic
 from core.data.sources import REPO_ROOT, stratified_split
-from core.models.artifacts import (MODELS_DIR, read_report, save_keras, save_sklearn,
-                                   sha256, write_report)
-from core.models.augment import AUGMENTATIONS, augment_batch
+from core.models.artifacts import (
+    MODELS_DIR,
+    read_report,
+    save_keras,
+    save_sklearn,
+    sha256,
+    write_report,
+)
+from core.models.augment import augment_batch
 from core.models.classical import CLASSICAL
 from core.models.evaluate import evaluate_model, hardware
 from core.models.references import MODEL_REFERENCES, REFERENCES
@@ -64,7 +65,7 @@ class TrainConfig:
     limit: int | None = None  # use at most this many training images (tests, quick trials)
     weights: str | None = None
     init: str | None = None  # a saved model of the same architecture to continue training from
-    width: int | None = None  # base width of a widenable architecture (core.deep.WIDENABLE)
+    width: int | None = None  # base width of a widenable architecture (core.models.deep.WIDENABLE)
     label_smoothing: float = 0.0
     weight_decay: float = 5e-4  # AdamW's decoupled decay, scaled by the learning rate
     teacher: str | None = None  # a saved model whose P(FAKE) is distilled into this one
@@ -82,7 +83,8 @@ class TrainConfig:
 
 
 def train(config: TrainConfig, dataset: Dataset, *,
-          models_dir: str | os.PathLike = MODELS_DIR, generators_dir: str | os.PathLike | None = None,
+          models_dir: str | os.PathLike = MODELS_DIR,
+          generators_dir: str | os.PathLike | None = None,
           verbose: int = 1) -> dict:
     """Train, save the model and its report atomically, evaluate it; returns the report.
     ``config.fakes`` come from the generators in ``generators_dir`` (default
@@ -123,9 +125,10 @@ def train(config: TrainConfig, dataset: Dataset, *,
         "training": {**{k: v for k, v in asdict(config).items() if k not in ("name", "notes")},
                      "history": history, "seconds": round(seconds, 1),
                      "hardware": hardware(), "initial": initial},
-        "notes": config.notes + ([CLASSICAL[config.model].notes] if config.model in CLASSICAL else []),
-        "reference": ({"test_accuracy": REFERENCES[reference][0], "source": REFERENCES[reference][1]}
-                      if reference else None),
+        "notes": config.notes + ([CLASSICAL[config.model].notes]
+                                 if config.model in CLASSICAL else []),
+        "reference": ({"test_accuracy": REFERENCES[reference][0],
+                       "source": REFERENCES[reference][1]} if reference else None),
     }
     write_report(report, models_dir)
     return evaluate_model(config.name, dataset, models_dir=models_dir)
@@ -322,68 +325,3 @@ def _strategy_scope():
         if len(tf.config.list_physical_devices("GPU")) > 1:
             return tf.distribute.MirroredStrategy().scope()
     return contextlib.nullcontext()
-
-
-def main(argv: list[str] | None = None) -> int:
-    from core.progress import progress_bar
-    from core.data.dataset import DEFAULT_SIZE, load_dataset
-    from core.models.deep import BACKBONES, BUILDERS
-    from core.errors import DataError
-    from core.data.sources import resolve_source
-
-    choices = list(BUILDERS) + list(BACKBONES) + list(CLASSICAL)
-    parser = argparse.ArgumentParser(prog="python -m core train",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("model", choices=choices, metavar="MODEL", help=", ".join(choices))
-    parser.add_argument("--data", help="CIFAKE zip or any folder with REAL/ and FAKE/")
-    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
-    parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
-    parser.add_argument("--augment", nargs="*", default=[], choices=AUGMENTATIONS)
-    parser.add_argument("--patience", type=int, default=TrainConfig.patience)
-    parser.add_argument("--out", default=str(MODELS_DIR), help="folder for the model and report")
-    parser.add_argument("--size", type=int, default=DEFAULT_SIZE)
-    parser.add_argument("--weights", help="local weights file for a backbone")
-    parser.add_argument("--init", help="continue training from this saved model (same MODEL)")
-    parser.add_argument("--limit", type=int, help="train on at most N images (quick trials)")
-    parser.add_argument("--name", default="", help="artifact name (default: MODEL)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--width", type=int, help="base width of a widenable model "
-                        "(flagship, scanner)")
-    parser.add_argument("--label-smoothing", type=float, default=TrainConfig.label_smoothing)
-    parser.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
-    parser.add_argument("--teacher", help="distil this saved model's P(FAKE) into the new one")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run from its checkpoint")
-    parser.add_argument("--fakes", nargs="*", default=[], metavar="SOURCE",
-                        help="also learn from these fake sources (gan, vae, ...: "
-                             "core.models.fake_sources); their images count as FAKE")
-    parser.add_argument("--fakes-n", type=int, default=TrainConfig.fakes_n,
-                        help="training images per extra fake source (default %(default)s)")
-    parser.add_argument("--mixed-precision", action="store_true",
-                        help="train in bfloat16 (fast on CPUs with AMX); saved in float32")
-    args = parser.parse_args(argv)
-    config = TrainConfig(
-        model=args.model, name=args.name, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, augment=tuple(args.augment), patience=args.patience,
-        seed=args.seed, limit=args.limit, weights=args.weights, init=args.init,
-        width=args.width, label_smoothing=args.label_smoothing, weight_decay=args.weight_decay,
-        teacher=args.teacher, resume=args.resume, mixed_precision=args.mixed_precision,
-        fakes=tuple(args.fakes), fakes_n=args.fakes_n,
-        command=" ".join(["python -m core train", *(argv if argv is not None else sys.argv[1:])]),
-    )
-    try:
-        with progress_bar("Loading") as progress:
-            dataset = load_dataset(resolve_source(args.data), size=args.size, progress=progress)
-        # a progress bar per epoch on a terminal, one line per epoch in a log
-        report = train(config, dataset, models_dir=args.out, verbose=1 if sys.stdout.isatty() else 2)
-    except (DataError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    test = report["metrics"]["test"]
-    print(f"{report['name']}: test accuracy {test['at_threshold']['accuracy']:.4f} "
-          f"(threshold {report['threshold']:.3f}), AUROC {test['roc_auc']:.4f}, leak-free "
-          f"accuracy {report['metrics']['leakfree_test']['at_threshold']['accuracy']:.4f}; "
-          f"trained in {report['training']['seconds']:.0f} s -> {Path(args.out) / report['file']}")
-    return 0
-

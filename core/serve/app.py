@@ -23,8 +23,9 @@ from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartParser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.detect.detector import VIEWS
 from core.detect.explain import COLORMAPS
-from core.detect.predict import VIEWS, rows_to_csv
+from core.detect.scanning import rows_to_csv
 from core.serve.service import METHODS, OUTPUTS, Service, TooLarge
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_TIMEOUT_S", "BodyLimit", "create_app"]
@@ -110,8 +111,9 @@ def create_app(service: Service, *, token: str | None = None,
                       model: Models = None, view: View = "resize",
                       stability: Stability = True) -> dict:
         """One image's row of `python -m core predict`: `format`, `width`, `height`,
-        `p_fake_<model>` per model and `p_fake_ensemble`, `verdict`, `ood_score`, `ood_reason`,
-        `stability`. An unreadable image gets 422 with the reason, a file over the limit 413."""
+        `p_fake_<model>` per model and `p_fake_ensemble`, `verdict`, `ood_ratio`, `ood_reason`,
+        `stability` (and `ood_score`, the ratio's older name, for one release). An unreadable
+        image gets 422 with the reason, a file over the limit 413."""
         data = await file.read()
         return await off_loop(service.predict, file.filename or "upload", data, model,
                               view=view, check_stability=stability)

@@ -14,16 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from core.data.imageio import MAX_PIXELS, decode_image, enlarge
-from core.detect.predict import (
-    MAX_FILE_BYTES,
-    Detector,
-    iter_uploads,
-    load_detector,
-    prepare,
-    scan,
-    scan_models,
-    verdict,
-)
+from core.detect.detector import Detector, load_detector, prepare, scan_models, verdict
+from core.detect.scanning import MAX_FILE_BYTES, iter_uploads, scan
 from core.errors import ImageError
 from core.models.artifacts import MODELS_DIR, list_reports
 
