@@ -1,7 +1,7 @@
 """The project's benchmarks: ``python bench/run.py [--data PATH]``.
 
-Prints one JSON object per line: ``{"figure": ..., "value": ..., "unit": ...}``. Targets (from the
-issues) are noted beside each figure; the numbers are measured, never asserted.
+Prints one JSON object per line: ``{"figure": ..., "value": ..., "unit": ...}``. Targets are noted
+beside each figure; the numbers are measured, never asserted.
 """
 
 from __future__ import annotations

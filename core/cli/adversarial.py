@@ -12,7 +12,7 @@ __all__ = ["main"]
 
 def main(argv: list[str]) -> int:
     parser = command_parser("adversarial")
-    add_model_arguments(parser, "CNNs")
+    add_model_arguments(parser, "a CNN to attack (default: every evaluated CNN)")
     add_data_arguments(parser)
     parser.add_argument("--n", type=int, default=1000, help="leak-free test images attacked")
     args = parser.parse_args(argv)

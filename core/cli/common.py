@@ -15,6 +15,7 @@ from core.progress import progress_bar
 
 __all__ = [
     "add_data_arguments",
+    "add_generators_dir",
     "add_model_arguments",
     "add_models_dir",
     "command_parser",
@@ -43,7 +44,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, what: str, *old_dirs: s
     ``--models-dir`` (``old_dirs``: its older spellings). Names given as positional arguments
     (the older spelling) still count."""
     parser.add_argument("--model", action="append", dest="names", default=[], metavar="NAME",
-                        help=f"{what} (repeatable; default: all)")
+                        help=f"{what} (repeatable)")
     parser.add_argument("legacy_names", nargs="*", metavar="NAME", help=argparse.SUPPRESS,
                         action=deprecated("--model NAME", dest="names", extend=True))
     add_models_dir(parser, *old_dirs)
@@ -56,6 +57,17 @@ def add_models_dir(parser: argparse.ArgumentParser, *old: str) -> None:
     for option in old:
         parser.add_argument(option, help=argparse.SUPPRESS,
                             action=deprecated("--models-dir", dest="models_dir"))
+
+
+def add_generators_dir(parser: argparse.ArgumentParser, *old: str) -> None:
+    """``--generators-dir DIR``, the folder of our generators; ``old`` spellings still work."""
+    from core.models.generators import GENERATORS_DIR
+
+    parser.add_argument("--generators-dir", default=str(GENERATORS_DIR), metavar="DIR",
+                        help="the generators folder (default: models/generators/ in the project)")
+    for option in old:
+        parser.add_argument(option, help=argparse.SUPPRESS,
+                            action=deprecated("--generators-dir", dest="generators_dir"))
 
 
 def deprecated(new: str, *, dest: str, extend: bool = False) -> type[argparse.Action]:

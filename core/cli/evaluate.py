@@ -16,7 +16,7 @@ __all__ = ["main"]
 
 def main(argv: list[str]) -> int:
     parser = command_parser("evaluate")
-    add_model_arguments(parser, "evaluate this model", "--models")
+    add_model_arguments(parser, "a model to evaluate", "--models")
     parser.add_argument("--all", action="store_true", help="every model in the models folder")
     parser.add_argument("--on", metavar="PATH",
                         help="instead of CIFAKE's test sets: a folder or zip with REAL/ and FAKE/ "

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import sys
 
-from core.cli.common import add_data_arguments, command_parser, load_data
-from core.models.artifacts import MODELS_DIR
+from core.cli.common import (
+    add_data_arguments,
+    add_generators_dir,
+    add_models_dir,
+    command_parser,
+    load_data,
+)
 from core.progress import progress_bar
 
 __all__ = ["main"]
@@ -16,7 +21,6 @@ __all__ = ["main"]
 def main(argv: list[str]) -> int:
     from core.labs.generalization import build_generalization
     from core.models.fake_sources import SOURCES
-    from core.models.generators import GENERATORS_DIR
 
     parser = command_parser("generalize")
     parser.add_argument("--sources", nargs="+", default=list(SOURCES), choices=list(SOURCES))
@@ -32,8 +36,8 @@ def main(argv: list[str]) -> int:
                         help="keep the matrix of models/generalization.json when its set-up is "
                              "the same; measure only the shipped models, distances and "
                              "off-distribution rates again")
-    parser.add_argument("--models-dir", default=str(MODELS_DIR))
-    parser.add_argument("--generators-dir", default=str(GENERATORS_DIR))
+    add_models_dir(parser)
+    add_generators_dir(parser)
     add_data_arguments(parser)
     args = parser.parse_args(argv)
     dataset = load_data(args.data)

@@ -12,13 +12,12 @@ a DIR/FAKE that already holds files is refused.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from core.cli.common import add_data_arguments, command_parser, deprecated, load_data
+from core.cli.common import add_data_arguments, add_generators_dir, command_parser, load_data
 from core.data.sources import LABELS
 from core.progress import progress_bar
 
@@ -26,7 +25,7 @@ __all__ = ["main"]
 
 
 def main(argv: list[str]) -> int:
-    from core.models.generators import GENERATORS, GENERATORS_DIR, GeneratorConfig
+    from core.models.generators import GENERATORS, GeneratorConfig
 
     parser = command_parser("generator")
     actions = parser.add_subparsers(dest="action", required=True)
@@ -41,21 +40,18 @@ def main(argv: list[str]) -> int:
                        help="weight of the VAE's KL term")
     train.add_argument("--limit", type=int, help="train on at most N REAL images")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--generators-dir", default=str(GENERATORS_DIR), metavar="DIR",
-                       help="where the generator and its report go (default %(default)s)")
-    train.add_argument("--out", help=argparse.SUPPRESS,
-                       action=deprecated("--generators-dir", dest="generators_dir"))
+    add_generators_dir(train, "--out")
     add_data_arguments(train)
     sample = actions.add_parser("sample", help="make N fakes into DIR/FAKE (JPEG q75)")
     sample.add_argument("name", metavar="NAME")
     sample.add_argument("--n", type=int, default=100)
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", required=True, metavar="DIR")
-    sample.add_argument("--generators-dir", default=str(GENERATORS_DIR))
+    add_generators_dir(sample)
     add_data_arguments(sample)
     preview = actions.add_parser("preview", help="write the preview grid NAME_preview.png")
     preview.add_argument("name", metavar="NAME")
-    preview.add_argument("--generators-dir", default=str(GENERATORS_DIR))
+    add_generators_dir(preview)
     args = parser.parse_args(argv)
     if args.action == "preview":
         from core.models.generators import write_preview

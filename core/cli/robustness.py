@@ -12,7 +12,7 @@ __all__ = ["main"]
 
 def main(argv: list[str]) -> int:
     parser = command_parser("robustness")
-    add_model_arguments(parser, "models")
+    add_model_arguments(parser, "a model to test (default: every evaluated model)")
     add_data_arguments(parser)
     parser.add_argument("--limit", type=int, help="a stratified subset of N leak-free test images")
     args = parser.parse_args(argv)

@@ -13,7 +13,7 @@ __all__ = ["main"]
 
 def main(argv: list[str]) -> int:
     parser = command_parser("stability")
-    add_model_arguments(parser, "models")
+    add_model_arguments(parser, "a model to check (default: every evaluated model)")
     add_data_arguments(parser)
     parser.add_argument("--limit", type=int, default=2000,
                         help="a stratified subset of N leak-free test images (default "

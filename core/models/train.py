@@ -10,7 +10,7 @@ decision threshold on the validation set.
 
 A Keras run keeps a checkpoint (weights, optimizer state, epoch, history) in
 ``data/checkpoints/NAME`` after every epoch; ``--resume`` continues an interrupted run from it, so
-a long schedule can span several sittings. ``--teacher`` distils a trained model into this one:
+a long schedule can be run in several parts. ``--teacher`` distils a trained model into this one:
 the target of each (augmented) image is the mean of its label and the teacher's P(FAKE).
 """
 
@@ -283,7 +283,7 @@ def _checkpoint_dir(config: TrainConfig) -> Path:
 
 def _epoch_log(path: Path):
     """A Keras callback keeping per-epoch metrics and wall time in a JSON file beside the
-    checkpoint, so that a resumed run's history and training time include earlier sittings."""
+    checkpoint, so that a resumed run's history and training time include the earlier parts."""
     import keras
 
     class EpochLog(keras.callbacks.Callback):
