@@ -148,7 +148,8 @@ class QuizStore:
                "truth": json.dumps([int(t) for t in labels]),
                "models": json.dumps(model_accuracy)}
         with self._failures("save the round"), self._writer().begin() as connection:
-            return int(connection.execute(insert(rounds_table), row).inserted_primary_key[0])
+            return int(connection.execute(
+                insert(rounds_table).returning(rounds_table.c.id), row).scalar_one())
 
     def rounds(self) -> list[dict]:
         """Every stored round, newest first."""
@@ -165,7 +166,7 @@ class QuizStore:
         with self._failures("read the schema version"):
             self._ensure_schema()
             with _engine(self.url).connect() as connection:
-                return int(connection.scalar(select(version_table.c.version)))
+                return int(connection.execute(select(version_table.c.version)).scalar_one())
 
     # ------------------------------------------------------------ set-up and errors
 
