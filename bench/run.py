@@ -160,10 +160,11 @@ def _no_zip(path: Path):
     raise SystemExit(f"bench_predict reads JPEGs from the CIFAKE zip; {path} is a folder")
 
 
-def bench_api(path: Path, clients: int = 16, requests: int = 25) -> None:
-    """The prediction service as ``python -m core serve`` runs it, on a loopback port: ``clients``
-    concurrent clients each sending ``requests`` single CIFAKE test JPEGs to ``/predict``
-    (default models and stability check); requests/s over the whole run, p50 and p95 latency."""
+def bench_api(path: Path, clients: int = 16, requests: int = 25, workers: int = 1) -> None:
+    """The prediction service as ``python -m core serve --workers N`` runs it, on a loopback
+    port: ``clients`` concurrent clients each sending ``requests`` single CIFAKE test JPEGs to
+    ``/predict`` (default models and stability check); requests/s over the whole run, p50 and
+    p95 latency (figures of N > 1 workers end in ``_<N>w``)."""
     import os
     import socket
     import subprocess
@@ -179,17 +180,17 @@ def bench_api(path: Path, clients: int = 16, requests: int = 25) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     root = Path(__file__).resolve().parent.parent
-    server = subprocess.Popen([sys.executable, "-m", "core", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "core", "serve", "--port", str(port),
+                               "--workers", str(workers)],
                               cwd=root, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
+        deadline, ready = time.monotonic() + 180, set()
+        while len(ready) < workers:  # every worker has loaded its models and answered
             if server.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("python -m core serve did not start")
             try:
-                httpx.get(f"{base}/health", timeout=2)
-                break
+                ready.add(httpx.get(f"{base}/health", timeout=2).json()["pid"])
             except httpx.TransportError:
                 time.sleep(0.5)
 
@@ -211,10 +212,11 @@ def bench_api(path: Path, clients: int = 16, requests: int = 25) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    emit("api_requests_per_s", len(latencies) / seconds,
-         f"requests/s ({clients} clients x {requests} images, scanner)")
-    emit("api_p50_ms", 1000 * float(np.percentile(latencies, 50)), "ms")
-    emit("api_p95_ms", 1000 * float(np.percentile(latencies, 95)), "ms")
+    suffix = f"_{workers}w" if workers > 1 else ""
+    emit(f"api_requests_per_s{suffix}", len(latencies) / seconds,
+         f"requests/s ({clients} clients x {requests} images, scanner, {workers} worker(s))")
+    emit(f"api_p50_ms{suffix}", 1000 * float(np.percentile(latencies, 50)), "ms")
+    emit(f"api_p95_ms{suffix}", 1000 * float(np.percentile(latencies, 95)), "ms")
 
 
 def bench_backbones(epoch_images: int = 81_000) -> None:
@@ -279,6 +281,7 @@ def main() -> None:
         bench_predict(path)
     if args.only in (None, "api"):
         bench_api(path)
+        bench_api(path, workers=2)
     if args.only in (None, "backbones"):
         bench_backbones()
     if args.only in (None, "training_lab"):

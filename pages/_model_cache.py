@@ -96,7 +96,7 @@ def _stability(x: np.ndarray, versions: tuple, _detector: Detector) -> Stability
 
 
 def stability_of(detector: Detector, x: np.ndarray) -> Stability:
-    """``core.detect.predict.stability`` of one model input (its original scores are the
+    """``core.detect.stability.stability`` of one model input (its original scores are the
     verdicts'), computed once per input and set of model files."""
     return _stability(x, _versions(detector), detector)
 
@@ -123,7 +123,7 @@ def _tiles(image: np.ndarray, grid: int, versions: tuple, _detector: Detector) -
 
 
 def tile_scores(detector: Detector, image: np.ndarray, grid: int) -> TileScores:
-    """``core.detect.predict.score_tiles``, computed once per image, grid and set of model
+    """``core.detect.tiles.score_tiles``, computed once per image, grid and set of model
     files."""
     return _tiles(image, grid, _versions(detector), detector)
 

@@ -8,6 +8,7 @@ import streamlit as st
 from core.data.imageio import enlarge
 from core.data.sources import CLASS_NAMES
 from core.labs import lab_figures, quiz
+from core.labs.quiz_store import QuizStore, QuizStoreError
 from pages import _data, _model_cache, _router, _widgets
 
 _router.ensure_router()
@@ -24,13 +25,17 @@ if dataset is None:
     st.info("The quiz shows CIFAKE test images, so it needs the dataset.")
     _widgets.get_data_panel()
     st.stop()
-store = quiz.QuizStore()
+try:
+    store = QuizStore()
+except QuizStoreError as exc:  # CIFAKE_QUIZ_DB names no usable database
+    st.error(_widgets.escape_markdown(f"{exc}."), icon=":material/error:")
+    st.stop()
 state = st.session_state.setdefault("quiz", {})
 
 if not state.get("rows"):
     with st.form("quiz_setup"):
         c1, c2, c3 = st.columns(3)
-        player = c1.text_input("Your name (shown on this machine's leaderboard)", max_chars=40)
+        player = c1.text_input("Your name (shown on the leaderboard)", max_chars=40)
         code = c2.text_input("Round code (leave empty for a new round)", max_chars=12,
                              help="Everyone who enters the same code sees the same images in "
                                   "the same order.")
@@ -67,9 +72,20 @@ else:
         mine = quiz.score(answers, y)
         detector = _model_cache.detector()
         machine = {} if detector is None else quiz.model_accuracy(detector, images, y)
+        if state.get("saved") is None and state.get("save_error") is None:
+            try:
+                state["saved"] = store.save(player=state.get("player", ""), code=state["code"],
+                                            answers=answers, labels=y, model_accuracy=machine)
+            except QuizStoreError as exc:
+                state["save_error"] = str(exc)
         if state.get("saved") is None:
-            state["saved"] = store.save(player=state.get("player", ""), code=state["code"],
-                                        answers=answers, labels=y, model_accuracy=machine)
+            st.error(_widgets.escape_markdown(
+                f"Your round is not stored yet: {state['save_error']}. It is kept in this browser "
+                "tab: retry once the database is back (playing another round discards it)."),
+                icon=":material/cloud_off:")
+            if st.button("Retry saving", icon=":material/refresh:", key="quiz_retry"):
+                state["save_error"] = None
+                st.rerun()
         st.subheader(f"You scored {mine.accuracy:.0%} ({mine.correct} of {mine.total})")
         st.markdown(f"People in the reference study: **{quiz.HUMAN_BASELINE:.1%}** on average.")
         if machine:
@@ -87,11 +103,16 @@ else:
             state.clear()
             st.rerun()
 
-st.subheader("This machine's rounds")
-history = store.rounds()
-if not history:
+st.subheader("The leaderboard")
+history = None
+try:
+    history = store.rounds()
+except QuizStoreError as exc:
+    st.warning(_widgets.escape_markdown(f"The leaderboard is unavailable: {exc}."),
+               icon=":material/cloud_off:")
+if history == []:
     st.caption("No finished rounds yet.")
-else:
+elif history:
     current = next((r for r in history if r["id"] == state.get("saved")), None)
     best_model = (dict(sorted(current["models"].items(), key=lambda kv: -kv[1])[:1])
                   if current else None)
@@ -105,4 +126,4 @@ else:
                                "%Y-%m-%d %H:%M")} for r in history])
     st.dataframe(board.sort_values("accuracy %", ascending=False).head(20), hide_index=True,
                  column_config={"accuracy %": st.column_config.NumberColumn(format="%.0f")})
-    st.caption(f"{len(history)} rounds stored in `{store.path}`.")
+    st.caption(f"{len(history)} rounds stored in `{store.where}`.")

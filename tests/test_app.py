@@ -328,7 +328,8 @@ def test_adversarial_attack_flips_a_fake(cifake_zip):
 @pytest.mark.slow
 def test_quiz_round_is_scored_and_stored(cifake_zip, tmp_path, monkeypatch):
     from core.data.dataset import load_dataset
-    from core.labs.quiz import QuizStore, make_round
+    from core.labs.quiz import make_round
+    from core.labs.quiz_store import QuizStore
 
     monkeypatch.setenv("CIFAKE_QUIZ_DB", str(tmp_path / "quiz.sqlite"))
     at = app(str(cifake_zip)).run()
@@ -350,6 +351,38 @@ def test_quiz_round_is_scored_and_stored(cifake_zip, tmp_path, monkeypatch):
     assert set(stored["models"]) >= {"reference_cnn", "logreg"}
     assert f"You scored {expected.labels.mean():.0%}" in texts(at, "subheader")
 
+
+
+@pytest.mark.slow
+def test_quiz_keeps_a_round_the_database_cannot_store(tmp_path, monkeypatch):
+    """With the quiz database down the finished round is shown, kept in the session and
+    stored by "Retry saving" once a database answers; the leaderboard says it is unavailable."""
+    import socket
+
+    from core.labs.quiz_store import QuizStore
+
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("CIFAKE_QUIZ_DB", f"postgresql://quiz:hunter2@127.0.0.1:{port}/quiz")
+    at = app(str(make_tiny_dataset(tmp_path / "data"))).run()
+    at.switch_page("pages/quiz.py")
+    at.run()
+    assert "The leaderboard is unavailable" in texts(at, "warning")
+    at.slider[0].set_value(6)
+    at.button[0].click().run()  # Start round
+    for i in range(6):
+        at.button(key=f"quiz_fake_{i}").click().run()
+    assert not at.exception
+    shown = texts(at, "error") + texts(at, "warning")
+    assert "Your round is not stored yet" in shown and "check that the server is running" in shown
+    assert "hunter2" not in shown and "You scored" in texts(at, "subheader")
+    monkeypatch.setenv("CIFAKE_QUIZ_DB", str(tmp_path / "quiz.sqlite"))
+    at.button(key="quiz_retry").click().run()
+    assert not at.exception and "not stored yet" not in texts(at, "error")
+    [stored] = QuizStore(tmp_path / "quiz.sqlite").rounds()
+    assert stored["answers"] == [1] * 6 and stored["n"] == 6
+    assert "1 rounds stored in" in texts(at, "caption")
 
 def _battery_uploads():
     return [(name, data, "application/octet-stream")

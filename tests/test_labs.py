@@ -1,10 +1,8 @@
 """Labs: perturbations and filters with known answers, the robustness battery, FGSM/PGD on a tiny
-trained model, the filter matrix on tiny data, and the quiz store (including two writers)."""
+trained model, the filter matrix on tiny data, and the quiz's rounds and scores (its store:
+test_quiz_store.py)."""
 
 from __future__ import annotations
-
-import multiprocessing
-import sqlite3
 
 import numpy as np
 import pytest
@@ -230,53 +228,6 @@ def test_model_accuracy_uses_each_models_threshold():
     # bright calls [REAL, FAKE, FAKE, REAL], contrast calls everything REAL
     accuracy = model_accuracy(stand_in_detector(), images, np.array([0, 1, 1, 1]))
     assert accuracy == {"bright": 0.75, "contrast": 0.25}
-
-
-def test_store_saves_and_reads_rounds(tmp_path):
-    from core.labs.quiz import QuizStore
-
-    store = QuizStore(tmp_path / "q" / "quiz.sqlite")
-    assert store.rounds() == []
-    first = store.save(player="Ada", code="ABCD", answers=[1, 0, 1, 1],
-                       labels=np.array([1, 0, 0, 1]), model_accuracy={"ours": 1.0})
-    second = store.save(player="  ", code="ABCD", answers=[0, 0, 0, 0],
-                        labels=np.array([1, 0, 0, 1]), model_accuracy={})
-    rounds = QuizStore(tmp_path / "q" / "quiz.sqlite").rounds()  # a fresh handle: on disk
-    assert [r["id"] for r in rounds] == [second, first]
-    assert rounds[1]["player"] == "Ada" and rounds[1]["accuracy"] == 0.75
-    assert rounds[1]["correct"] == 3 and rounds[1]["answers"] == [1, 0, 1, 1]
-    assert rounds[1]["models"] == {"ours": 1.0}
-    assert rounds[0]["player"] == "anonymous" and rounds[0]["accuracy"] == 0.5
-
-
-def _write_rounds(path: str, player: str, n: int) -> None:
-    from core.labs.quiz import QuizStore
-
-    store = QuizStore(path)
-    for i in range(n):
-        store.save(player=player, code="RACE", answers=[i % 2, 1], labels=np.array([1, 1]),
-                   model_accuracy={"m": 0.5})
-
-
-@pytest.mark.slow
-def test_two_writers_at_once(tmp_path):
-    path = str(tmp_path / "quiz.sqlite")
-    _write_rounds(path, "setup", 1)  # the table exists before the race
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_write_rounds, args=(path, f"p{k}", 25)) for k in range(2)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=120)
-        assert w.exitcode == 0
-    from core.labs.quiz import QuizStore
-
-    rounds = QuizStore(path).rounds()
-    assert len(rounds) == 51
-    assert sum(r["player"] == "p0" for r in rounds) == \
-        sum(r["player"] == "p1" for r in rounds) == 25
-    with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 # --- commands on the real data (small slices) -----------------------------------------------

@@ -1,6 +1,6 @@
 """The prediction service (``core.serve``): every route in-process through the framework's test
 client, each bad input, authentication on and off, 16 concurrent clients, equality of its rows
-with ``core.detect.predict.scan`` (what ``python -m core predict`` runs), and a real
+with ``core.detect.scanning.scan`` (what ``python -m core predict`` runs), and a real
 ``python -m core serve`` process on a loopback port."""
 
 from __future__ import annotations
@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from tempfile import SpooledTemporaryFile
 
 import cv2
@@ -83,6 +85,7 @@ def test_health_lists_the_loaded_models_and_their_versions(client):
     assert answer.status_code == 200
     body = answer.json()
     assert body["status"] == "ok" and body["ensemble"] == ["scanner"]
+    assert body["pid"] == os.getpid()
     assert [(m["name"], m["sha256"]) for m in body["models"]] == [
         ("scanner", read_report("scanner")["sha256"])]
     assert body["limits"]["max_pixels"] == 50_000_000
@@ -163,12 +166,17 @@ def test_other_bad_requests_get_4xx_with_a_detail(client, service):
         "zip to /predict": (client.post("/predict", files={"file": ("a.zip", zip_bytes({}))}),
                             422, "one image per request"),
         "model not loaded": (client.post("/predict", files={"file": image},
-                                         params={"model": "flagship"}), 422, "not loaded"),
+                                         params={"model": "flagship"}), 422,
+                             "query parameter 'model': Input should be 'scanner'"),
         "no file": (client.post("/predict"), 422, "file"),
         "unknown method": (client.post("/explain", files={"file": image},
                                        params={"method": "lime"}), 422, "gradcam"),
         "unknown layer": (client.post("/explain", files={"file": image},
-                                      params={"layer": "nope"}), 422, "no convolution layer"),
+                                      params={"layer": "nope"}), 422,
+                          "query parameter 'layer': Input should be"),
+        "unknown parameter": (client.post("/predict", files={"file": image},
+                                          params={"modle": "scanner"}), 422,
+                              "unknown query parameter(s) ['modle']"),
         "declared body over 1 MB": (client.post("/predict", files={"file": (
             "big.png", bytes(MB + 1))}), 413, "over the limit of 1 MB"),
         "streamed body over 1 MB": (client.post("/predict", content=iter([bytes(2**16)] * 20),
@@ -347,6 +355,43 @@ def test_the_command_serves_on_a_loopback_port(tmp_path, scanner):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_two_worker_processes_serve_and_stop_cleanly(scanner):
+    """``--workers 2``: two processes, each with the models loaded, answer on one port (their
+    pids differ in /health) with the rows of ``python -m core predict``; SIGTERM stops both."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "core", "serve", "--port", str(port), "--workers", "2"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    base = f"http://127.0.0.1:{port}"
+    pids: set[int] = set()
+    try:
+        deadline = time.monotonic() + 300  # two TensorFlow start-ups on 2 busy cores
+        while len(pids) < 2:  # fresh connections until both workers have answered
+            assert server.poll() is None, server.stdout.read()
+            assert time.monotonic() < deadline, f"only workers {pids} answered in 300 s"
+            try:
+                with ThreadPoolExecutor(8) as pool:
+                    answers = list(pool.map(lambda _: httpx.get(f"{base}/health", timeout=10),
+                                            range(16)))
+                pids.update(a.json()["pid"] for a in answers if a.status_code == 200)
+            except httpx.TransportError:
+                time.sleep(0.5)
+        image = ("a.jpg", jpeg(11))
+        row = httpx.post(f"{base}/predict", files={"file": image}, timeout=30)
+        assert row.status_code == 200 and row.json() == expected([image], scanner)[0]
+        assert server.pid not in pids
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=60)[0]
+    assert server.returncode == 0, output
+    assert "Traceback" not in output and "with 2 worker process(es)" in output
+    for pid in pids:  # the workers are gone, not orphaned
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 @pytest.mark.parametrize("port", ["99999", "0", "http"])

@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
-from pathlib import Path
 
 from core.cli.common import command_parser
 
 __all__ = ["main"]
+
+
+def _count(text: str) -> int:
+    """A number of worker processes from the command line."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers (1 or more)")
+    return int(text)
 
 
 def _port(text: str) -> int:
@@ -35,35 +41,24 @@ def main(argv: list[str]) -> int:
                         help="request body limit in MB (default %(default)g)")
     parser.add_argument("--timeout", type=float, default=60,
                         help="seconds a request may spend scoring (default %(default)g)")
+    parser.add_argument("--workers", type=_count, default=1,
+                        help="worker processes, each with the models loaded once (default "
+                             "%(default)s: this process)")
     args = parser.parse_args(argv)
-    token = read_token(args.token_file) if args.token_file else None
-    if token is None and not is_loopback(args.host):
+    if args.token_file is None and not is_loopback(args.host):
         print(f"warning: listening on {args.host} without --token-file: anyone who can reach "
               "this address can use the service", file=sys.stderr)
 
-    import uvicorn
+    from core.serve.launch import ServeOptions, check, serve
 
-    from core.serve.app import create_app
-    from core.serve.service import Service
-
-    service = Service.load(args.models)
-    app = create_app(service, token=token, max_body_bytes=int(args.max_mb * 2**20),
-                     timeout_s=args.timeout)
-    print(f"serving {', '.join(service.detector.names)} on http://{args.host}:{args.port} "
-          f"(docs: /docs; token: {'required' if token else 'none'})", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    options = ServeOptions(models=args.models, token_file=args.token_file,
+                           max_body_bytes=int(args.max_mb * 2**20), timeout_s=args.timeout)
+    names = check(options)  # unknown models or a bad token file stop here, before any load
+    print(f"serving {', '.join(names)} on http://{args.host}:{args.port} with {args.workers} "
+          f"worker process(es) (docs: /docs; token: "
+          f"{'required' if args.token_file else 'none'})", file=sys.stderr)
+    serve(options, host=args.host, port=args.port, workers=args.workers)
     return 0
-
-
-def read_token(path: str) -> str:
-    """The bearer token in a file (surrounding whitespace removed). Raises ValueError when it is
-    empty, FileNotFoundError when the file is missing."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no token file {path}")
-    token = Path(path).read_text().strip()
-    if not token:
-        raise ValueError(f"the token file {path} is empty")
-    return token
 
 
 def is_loopback(host: str) -> bool:

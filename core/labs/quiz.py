@@ -1,34 +1,25 @@
-"""The human-vs-machine quiz: balanced rounds of test images (reproducible from a round code),
-scoring, and a SQLite store of finished rounds that several players can write at once.
+"""The human-vs-machine quiz: balanced rounds of test images (reproducible from a round code)
+and their scoring. Finished rounds are kept by ``core.labs.quiz_store``.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import secrets
-import sqlite3
-import time
-from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from core.data.dataset import Dataset
 from core.data.quality import leakfree_test_mask
-from core.data.sources import REPO_ROOT
 from core.detect.detector import Detector
 from core.models.metrics import accuracy_at
 
 __all__ = [
     "DEFAULT_ROUND_SIZE",
     "HUMAN_BASELINE",
-    "QuizStore",
     "Round",
     "Score",
-    "default_db",
     "make_round",
     "model_accuracy",
     "new_code",
@@ -47,11 +38,6 @@ class Round:
     code: str
     rows: np.ndarray
     labels: np.ndarray
-
-
-def default_db() -> Path:
-    """The quiz database: ``$CIFAKE_QUIZ_DB`` or ``data/quiz.sqlite`` (git-ignored)."""
-    return Path(os.environ.get("CIFAKE_QUIZ_DB") or REPO_ROOT / "data" / "quiz.sqlite")
 
 
 def new_code() -> str:
@@ -117,52 +103,3 @@ def model_accuracy(detector: Detector, images: np.ndarray, labels: np.ndarray) -
     scores = detector.score(images)
     return {name: accuracy_at(scores[name], labels, detector.threshold(name))
             for name in detector.names}
-
-
-class QuizStore:
-    """Finished rounds in a SQLite file (created on first use). Writes are single
-    transactions in WAL mode with a busy timeout, so concurrent players do not corrupt it."""
-
-    def __init__(self, path: str | os.PathLike | None = None):
-        self.path = Path(path) if path else default_db()
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=30)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("""CREATE TABLE IF NOT EXISTS rounds (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            finished REAL NOT NULL,
-            player TEXT NOT NULL,
-            code TEXT NOT NULL,
-            n INTEGER NOT NULL,
-            correct INTEGER NOT NULL,
-            accuracy REAL NOT NULL,
-            answers TEXT NOT NULL,
-            truth TEXT NOT NULL,
-            models TEXT NOT NULL)""")
-        return connection
-
-    def save(self, *, player: str, code: str, answers: list[int], labels: np.ndarray,
-             model_accuracy: dict[str, float]) -> int:
-        """Store one finished round; returns its id."""
-        player = player.strip()[:40] or "anonymous"
-        result = score(answers, labels)
-        with closing(self._connect()) as connection, connection:
-            cursor = connection.execute(
-                "INSERT INTO rounds (finished, player, code, n, correct, accuracy, answers, "
-                "truth, models) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (time.time(), player, code, result.total, result.correct, result.accuracy,
-                 json.dumps([int(a) for a in answers]), json.dumps([int(t) for t in labels]),
-                 json.dumps(model_accuracy)))
-            return int(cursor.lastrowid)
-
-    def rounds(self) -> list[dict]:
-        """Every stored round, newest first."""
-        if not self.path.exists():
-            return []
-        with closing(self._connect()) as connection:
-            connection.row_factory = sqlite3.Row
-            rows = connection.execute("SELECT * FROM rounds ORDER BY id DESC").fetchall()
-        return [{**dict(r), "answers": json.loads(r["answers"]), "truth": json.loads(r["truth"]),
-                 "models": json.loads(r["models"])} for r in rows]

@@ -3,9 +3,10 @@ request body limit and the per-request timeout over a ``Service``.
 
 Scoring runs in a pool of worker threads sized to the cores, never on the event loop, so
 ``/health`` answers while a batch is scored; uploads are read into memory, never written to disk.
+The OpenAPI document says what the service does: every error has the body ``{"detail": "..."}``
+(``ErrorBody``) and its status is declared on each route, the bearer token only when one is set,
+model names as an enumeration of the loaded ones.
 """
-
-from __future__ import annotations
 
 import asyncio
 import hmac
@@ -15,30 +16,54 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel
 from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartParser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.detect.detector import VIEWS
-from core.detect.explain import COLORMAPS
+from core.detect.explain import COLORMAPS, conv_layers
 from core.detect.scanning import rows_to_csv
 from core.serve.service import METHODS, OUTPUTS, Service, TooLarge
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_TIMEOUT_S", "BodyLimit", "create_app"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_TIMEOUT_S", "BodyLimit", "ErrorBody", "create_app"]
 
 DEFAULT_MAX_BODY_BYTES = 50 * 2**20
 DEFAULT_TIMEOUT_S = 60.0
 
-Models = Annotated[list[str] | None, Query(
-    description="score with these loaded models (repeatable; default: every loaded model)")]
 View = Annotated[Literal[tuple(VIEWS)], Query(
     description="whole image resized (default) or its centre square")]
 Stability = Annotated[bool, Query(
     description="re-score mirrored, re-saved and shifted copies (the `stability` field)")]
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    detail: str
+
+
+def _error(description: str) -> dict:
+    return {"model": ErrorBody, "description": description}
+
+
+# the headers of a heat map: what it shows
+EXPLAIN_HEADERS = {"Model": "the model", "Method": "the heat-map method",
+                   "Layer": "the convolution layer", "Target": "FAKE or REAL: evidence for",
+                   "P-Fake": "the model's P(FAKE) of the image"}
+ERRORS = {
+    400: _error("the body is not valid multipart/form-data"),
+    401: _error("missing or wrong bearer token"),
+    413: _error("the request body, a file or the images a batch expands to are over a limit"),
+    422: _error("a parameter is invalid, or a file is not a readable image (the reason in "
+                "`detail`)"),
+    504: _error("scoring took longer than the service's time limit"),
+}
 
 
 def create_app(service: Service, *, token: str | None = None,
@@ -69,13 +94,15 @@ def create_app(service: Service, *, token: str | None = None,
         lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_message(exc)}, 422)
+
     bearer = HTTPBearer(auto_error=False, description="the token in the --token-file")
 
     def authorised(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        if token is None:
-            return
         given = (credentials.credentials if credentials else "").encode()
-        if not hmac.compare_digest(given, token.encode()):
+        if not hmac.compare_digest(given, (token or "").encode()):
             raise HTTPException(401, "missing or wrong bearer token (Authorization: Bearer ...)",
                                 headers={"WWW-Authenticate": "Bearer"})
 
@@ -92,23 +119,39 @@ def create_app(service: Service, *, token: str | None = None,
         except ValueError as exc:  # unreadable images (ImageError), unknown models or options
             raise HTTPException(422, str(exc)) from None
 
-    @app.get("/health")
+    # the statuses each kind of route may answer besides 200
+    guarded = {401: ERRORS[401]} if token else {}
+    scoring = {**guarded, **{status: ERRORS[status] for status in (400, 413, 422, 504)}}
+    names = service.detector.names
+    cnns = [n for n in names if service.detector.families.get(n) != "classical"]
+    Models = Annotated[list[Literal[tuple(names)]], Query(
+        default_factory=list,
+        description="score with these loaded models (repeatable; default: every loaded model)")]
+    Cnn = Annotated[(Literal[tuple(cnns)] if cnns else str) | None, Query(
+        description="a loaded CNN (default: the most accurate)")]
+    layers = list(dict.fromkeys(layer for n in cnns for layer in
+                                conv_layers(service.detector.predictors[n].model)))
+    Layer = Annotated[(Literal[tuple(layers)] if layers else str) | None, Query(
+        description="a convolution layer of the model (default: the last)")]
+
+    @app.get("/health", dependencies=[Depends(known_query)], responses={422: ERRORS[422]})
     async def health() -> dict:
         """The loaded models with their versions (sha256 of the file), the ensemble and the
         limits. Never needs the token."""
         return service.health()
 
-    api = APIRouter(dependencies=[Depends(authorised)])
+    api = APIRouter(dependencies=([Depends(authorised)] if token else [])
+                    + [Depends(known_query)])
 
-    @api.get("/models")
+    @api.get("/models", responses={**guarded, 422: ERRORS[422]})
     async def models() -> list[dict]:
         """Every evaluated model: family, threshold, test and leak-free test accuracy, AUROC,
         sha256 and whether this service has it loaded."""
         return service.model_table()
 
-    @api.post("/predict")
+    @api.post("/predict", responses=scoring)
     async def predict(file: Annotated[UploadFile, File(description="one image")],
-                      model: Models = None, view: View = "resize",
+                      model: Models, view: View = "resize",
                       stability: Stability = True) -> dict:
         """One image's row of `python -m core predict`: `format`, `width`, `height`,
         `p_fake_<model>` per model and `p_fake_ensemble`, `verdict`, `ood_ratio`, `ood_reason`,
@@ -118,10 +161,13 @@ def create_app(service: Service, *, token: str | None = None,
         return await off_loop(service.predict, file.filename or "upload", data, model,
                               view=view, check_stability=stability)
 
-    @api.post("/predict/batch", response_model=None)
+    @api.post("/predict/batch", response_model=list[dict], responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+              "description": "the rows as JSON, or as CSV with `format=csv`"}, **scoring})
     async def predict_batch(
-            files: Annotated[list[UploadFile], File(description="images and zips")],
-            model: Models = None, view: View = "resize", stability: Stability = True,
+            files: Annotated[list[UploadFile], File(description="images and zips",
+                                                    min_length=1)],
+            model: Models, view: View = "resize", stability: Stability = True,
             format: Annotated[Literal["json", "csv"], Query(
                 description="a JSON list of rows (default) or CSV")] = "json",
     ) -> list[dict] | PlainTextResponse:
@@ -133,18 +179,18 @@ def create_app(service: Service, *, token: str | None = None,
         return PlainTextResponse(rows_to_csv(rows), media_type="text/csv") \
             if format == "csv" else rows
 
-    @api.post("/explain", response_class=Response,
-              responses={200: {"content": {"image/png": {}},
-                               "description": "the heat map as PNG"}})
+    @api.post("/explain", response_class=Response, responses={
+        200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+              "description": "the heat map as PNG",
+              "headers": {f"X-{name}": {"description": about, "schema": {"type": "string"}}
+                          for name, about in EXPLAIN_HEADERS.items()}}, **scoring})
     async def explain(
             file: Annotated[UploadFile, File(description="one image")],
-            model: Annotated[str | None, Query(
-                description="a loaded CNN (default: the most accurate)")] = None,
+            model: Cnn = None,
             method: Literal[tuple(METHODS)] = "gradcam",
             target: Annotated[Literal["FAKE", "REAL"] | None, Query(
                 description="evidence for (default: the model's verdict)")] = None,
-            layer: Annotated[str | None, Query(
-                description="a convolution layer (default: the last)")] = None,
+            layer: Layer = None,
             view: View = "resize",
             output: Annotated[Literal[OUTPUTS], Query(
                 description="the map over the enlarged input, or the map alone (grey, "
@@ -163,6 +209,29 @@ def create_app(service: Service, *, token: str | None = None,
 
     app.include_router(api)
     return app
+
+
+def known_query(request: Request) -> None:
+    """422 for a query parameter the route does not take (a misspelt one would be ignored)."""
+    route = request.scope.get("route")
+    taken = {param.alias for param in route.dependant.query_params} if route else set()
+    unknown = sorted(set(request.query_params) - taken)
+    if unknown:
+        raise HTTPException(422, f"unknown query parameter(s) {unknown}; this route takes "
+                                 f"{sorted(taken) or 'none'}")
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """One line for the request's invalid parts, e.g. ``query parameter 'view': Input should be
+    'resize' or 'crop'``."""
+    places = {"query": "query parameter", "body": "form field", "header": "header",
+              "path": "path parameter"}
+    parts = []
+    for error in exc.errors():
+        where, *name = [str(part) for part in error.get("loc", ())] or ["request"]
+        label = places.get(where, where)
+        parts.append(f"{label} '{name[0]}': {error['msg']}" if name else f"{label}: {error['msg']}")
+    return "; ".join(parts)
 
 
 class BodyLimit:

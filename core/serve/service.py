@@ -77,9 +77,11 @@ class Service:
     # ------------------------------------------------------------ descriptions
 
     def health(self) -> dict:
-        """The loaded models with their versions (file sha256), the ensemble and the limits."""
+        """The loaded models with their versions (file sha256), the ensemble, the limits and
+        the id of the process answering (one of the workers)."""
         return {
             "status": "ok",
+            "pid": os.getpid(),
             "models": [{"name": n, "family": p.family, "sha256": p.sha256,
                         "threshold": self.detector.threshold(n)}
                        for n, p in self.detector.predictors.items()],
