@@ -1,6 +1,7 @@
 """Render every page (and every tab of the Dataset page) in headless Chromium and save PNGs.
 
     python tests/screenshots.py [--out screenshots] [--port 8599]
+    python tests/screenshots.py --docs    # the README's pictures -> docs/images/
 
 Starts ``streamlit run streamlit_app.py`` headless, drives Debian's Chromium with Playwright,
 waits for each page to finish running, fails on any Streamlit exception element, an empty main
@@ -97,6 +98,18 @@ TRAINING_RUN = [("training", [
     ("wait:120", "Save this run as a model", "training-result"),
 ])]
 UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
+# The README's pictures (--docs): (url path, actions, text(s) that must appear, text scrolled to
+# the top, file name), shot at DOC_VIEWPORT and clipped to the main area. Only pixels of the
+# project's own (charts, statistics, a generated upload); never a view with CIFAKE images.
+DOC_VIEWS = [
+    ("predict", ["upload:photo.jpg"], ("Ensemble verdict", "Tiled analysis"),
+     "What the models see", "check-an-image"),
+    ("models", ["ROC & PR"], "Leaderboard", "Models to compare", "model-comparison"),
+    ("dataset", ["Spectrum"], "Radial power spectrum", "Frequency spectrum.",
+     "dataset-spectrum"),
+]
+DOC_VIEWPORT = {"width": 1280, "height": 800}
+DOC_IMAGES = ROOT / "docs" / "images"
 
 
 @contextmanager
@@ -224,17 +237,61 @@ def capture(out_dir: Path, *, port: int = 8599, env: dict | None = None, views=V
                 target = out_dir / f"{prefix}{name}.png"
                 page.screenshot(path=str(target), full_page=True)
                 written.append(target)
-                exceptions = page.locator('[data-testid="stException"]')
-                if exceptions.count():
-                    raise AssertionError(f"{name}: Streamlit exception: "
-                                         f"{exceptions.first.inner_text()}")
-                main = page.locator('[data-testid="stMainBlockContainer"]')
-                if not main.count() or not main.first.inner_text().strip():
-                    raise AssertionError(f"{name}: the page's main area is empty ({target})")
-                for text in [texts] if isinstance(texts, str) else texts:
-                    if page.get_by_text(text).count() == 0:
-                        raise AssertionError(f"{name}: expected text {text!r} not on the page "
-                                             f"({target})")
+                check_page(page, name, texts, target)
+        browser.close()
+    return written
+
+
+def check_page(page, name: str, texts, target: Path) -> None:
+    """Raise AssertionError on a Streamlit exception, an empty main area or a missing text."""
+    exceptions = page.locator('[data-testid="stException"]')
+    if exceptions.count():
+        raise AssertionError(f"{name}: Streamlit exception: {exceptions.first.inner_text()}")
+    main = page.locator('[data-testid="stMainBlockContainer"]')
+    if not main.count() or not main.first.inner_text().strip():
+        raise AssertionError(f"{name}: the page's main area is empty ({target})")
+    for text in [texts] if isinstance(texts, str) else texts:
+        if page.get_by_text(text).count() == 0:
+            raise AssertionError(f"{name}: expected text {text!r} not on the page ({target})")
+
+
+def capture_docs(out_dir: Path = DOC_IMAGES, *, port: int = 8599, env: dict | None = None,
+                 views=DOC_VIEWS) -> list[Path]:
+    """Shoot ``views`` at ``DOC_VIEWPORT``, each clipped to the main area with its scroll text
+    at the top, as compressed PNGs in ``out_dir``; checked as ``capture`` checks."""
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with (tempfile.TemporaryDirectory() as tmp, streamlit_server(port, env) as url,
+          sync_playwright() as p):
+        uploads = write_uploads(Path(tmp))
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=DOC_VIEWPORT)
+        for path, actions, texts, top, name in views:
+            page.goto(f"{url}/{path}")
+            wait_until_idle(page)
+            for action in actions:
+                run_action(page, action, uploads)
+            target = out_dir / f"{name}.png"
+            check_page(page, name, texts, target)
+            # the main area scrolls, not the window: bring the text to its top, below the header
+            page.get_by_text(top, exact=True).first.evaluate(
+                "e => { e.scrollIntoView({block: 'start'}); let s = e.parentElement;"
+                " while (s && !/auto|scroll/.test(getComputedStyle(s).overflowY))"
+                " s = s.parentElement; if (s) s.scrollTop -= 72; }")
+            page.mouse.move(5, 5)  # over the sidebar: no hover toolbars in the shot
+            page.wait_for_timeout(1500)  # charts that come into view draw
+            box = page.locator('[data-testid="stMain"]').first.bounding_box()
+            shot = out_dir / f"{name}.raw.png"
+            page.screenshot(path=str(shot), clip={
+                "x": box["x"], "y": box["y"], "width": box["width"],
+                "height": min(box["height"], DOC_VIEWPORT["height"] - box["y"])})
+            with Image.open(shot) as image:
+                image.convert("RGB").save(target, optimize=True)
+            shot.unlink()
+            written.append(target)
         browser.close()
     return written
 
@@ -246,7 +303,13 @@ def main() -> None:
     parser.add_argument("--no-data", action="store_true",
                         help="run as a user without the dataset "
                              "(CIFAKE_PATH set to an empty folder)")
+    parser.add_argument("--docs", action="store_true",
+                        help=f"write the README's pictures (DOC_VIEWS) to {DOC_IMAGES}")
     args = parser.parse_args()
+    if args.docs:
+        for path in capture_docs(port=args.port):
+            print(path, f"{path.stat().st_size // 1024} KB")
+        return
     env, prefix = None, ""
     if args.no_data:
         empty = Path(tempfile.mkdtemp(prefix="no-cifake-"))
