@@ -11,7 +11,7 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from core.analysis.embed import Space
+from core.analysis.embed import Space, cnn_space
 from core.detect.ood import Gaussian
 from core.detect.predict import (
     Detector,
@@ -155,7 +155,7 @@ def model_spaces(size: int) -> dict[str, Space]:
     """Each evaluated CNN's penultimate layer as an embedding space for images of ``size``
     pixels, listed from the reports: a model is loaded only when its space is computed."""
     return {
-        f"cnn-{r['name']}-{r.get('sha256', '')[:8]}": Space(
+        cnn_space(r["name"], r.get("sha256", "")): Space(
             f"CNN features: the penultimate layer of the trained model {r['name']}.",
             partial(_penultimate, r["name"], r.get("sha256", "")))
         for r in model_reports()
