@@ -1,7 +1,8 @@
 """The trained models for the pages: their reports and the lab reports in ``models/``, each
 model loaded once per process and file version, the detector, the CNNs' embedding spaces (listed
-from the reports, loaded only when used), and caches of stability checks, off-distribution
-scores, tile scores and heat maps keyed on the models' sha256."""
+from the reports, loaded only when used), caches of stability checks, off-distribution
+scores, tile scores and heat maps keyed on the models' sha256, and the one trainer per server
+that the Training lab and the lesson share."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from core.detect.predict import (
     score_tiles,
     stability,
 )
+from core.labs.training import Runner
 from core.models.artifacts import MODELS_DIR, Predictor, list_reports, load_predictor, read_json
 from pages._widgets import escape_markdown
 
@@ -147,6 +149,15 @@ def heatmap(x: np.ndarray, name: str, sha: str, method: str, layer: str, target:
     """``Explainer.heatmap`` of model ``name`` (file ``sha``), computed once per input and
     setting (opacity and colour map changes reuse it)."""
     return _explainer.heatmap(x, method, layer=layer, target=target)
+
+
+# ---------------------------------------------------------------- training
+
+@st.cache_resource
+def training_runner() -> Runner:
+    """One trainer per server process, shared by the Training lab and the lesson: one training
+    at a time, the others queued."""
+    return Runner(slots=1)
 
 
 # ---------------------------------------------------------------- embedding spaces
