@@ -121,6 +121,7 @@ def chart(figure, key: str, ctx: Context, *, presenter_height: int | None = None
         figure.update_yaxes(tickfont_size=14, title_font_size=16)
         figure.update_layout(legend_font_size=15)
         figure.update_annotations(font_size=16)
+        figure.update_traces(textfont_size=15, selector=dict(type="bar"))
         if presenter_height:
             figure.update_layout(height=presenter_height)
     st.plotly_chart(figure, key=key)
@@ -232,7 +233,7 @@ def quiz_items(settings: Mapping, ctx: Context) -> None:
     borders = [[dataset_figures.COLOURS[LABELS[y]] if revealed else "" for y in labels]]
     size = images.shape[1]
     st.image(lesson_material.image_board(images[None], scale=scale_for(size, 160),
-                                         column_labels=names, borders=borders, gap=10,
+                                         column_labels=names, borders=borders, gap=14,
                                          font_scale=0.9))
     st.button("Hide the answers" if revealed else "Reveal the answers", key=f"{ctx.key}_reveal",
               icon=":material/visibility:", type="secondary" if revealed else "primary",
