@@ -9,6 +9,7 @@ from pages import _data
 HERE = Path(__file__).parent
 PAGES = [
     ("home.py", "Home", ":material/home:"),
+    ("lesson.py", "Lesson", ":material/school:"),
     ("dataset.py", "Dataset", ":material/photo_library:"),
     ("models.py", "Model comparison", ":material/leaderboard:"),
     ("predict.py", "Check an image", ":material/image_search:"),

@@ -1,7 +1,8 @@
 """The trained models for the pages: their reports and the lab reports in ``models/``, each
 model loaded once per process and file version, the detector, the CNNs' embedding spaces (listed
-from the reports, loaded only when used), and caches of stability checks, off-distribution
-scores, tile scores and heat maps keyed on the models' sha256."""
+from the reports, loaded only when used), caches of stability checks, off-distribution
+scores, tile scores and heat maps keyed on the models' sha256, and the one trainer per server
+that the Training lab and the lesson share."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from core.analysis.embed import Space
+from core.analysis.embed import Space, cnn_space
 from core.detect.detector import Detector, load_detector
 from core.detect.ood import Gaussian
 from core.detect.stability import Stability, stability
 from core.detect.tiles import TileScores, score_tiles
+from core.labs.training import Runner
 from core.models.artifacts import MODELS_DIR, Predictor, list_reports, load_predictor, read_json
 from pages._widgets import escape_markdown
 
@@ -144,13 +146,22 @@ def heatmap(x: np.ndarray, name: str, sha: str, method: str, layer: str, target:
     return _explainer.heatmap(x, method, layer=layer, target=target)
 
 
+# ---------------------------------------------------------------- training
+
+@st.cache_resource
+def training_runner() -> Runner:
+    """One trainer per server process, shared by the Training lab and the lesson: one training
+    at a time, the others queued."""
+    return Runner(slots=1)
+
+
 # ---------------------------------------------------------------- embedding spaces
 
 def model_spaces(size: int) -> dict[str, Space]:
     """Each evaluated CNN's penultimate layer as an embedding space for images of ``size``
     pixels, listed from the reports: a model is loaded only when its space is computed."""
     return {
-        f"cnn-{r['name']}-{r.get('sha256', '')[:8]}": Space(
+        cnn_space(r["name"], r.get("sha256", "")): Space(
             f"CNN features: the penultimate layer of the trained model {r['name']}.",
             partial(_penultimate, r["name"], r.get("sha256", "")))
         for r in model_reports()

@@ -8,7 +8,7 @@ from core.data.imageio import enlarge
 from core.data.sources import LABELS
 from core.detect.explain import overlay
 from core.labs import training_figures
-from core.labs.training import HEARTBEAT_TIMEOUT, Run, Runner, name_problem, save_run
+from core.labs.training import HEARTBEAT_TIMEOUT, Run, name_problem, save_run
 from core.models import comparison_figures
 from core.models import sweeps as sweeps_core
 from core.models.augment import AUGMENTATIONS
@@ -28,10 +28,7 @@ REFERENCE_SETTINGS = {
 TRAIN_SIZES = [1000, 2000, 5000, 10_000, 20_000, 45_000]
 
 
-@st.cache_resource
-def runner() -> Runner:
-    """One trainer per server process: one training at a time, the others queued."""
-    return Runner(slots=1)
+runner = _model_cache.training_runner  # one trainer per server, shared with the lesson
 
 
 def runs() -> list[Run]:

@@ -28,7 +28,17 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 # (url path, [(action (see run_action), text(s) that must appear, file name), ...])
 VIEWS = [
-    ("", [(None, "Dataset status", "home")]),
+    ("", [(None, ("Start the lesson", "Dataset status"), "home")]),
+    ("lesson", [
+        (None, ("Real or generated?", "What CIFAKE is", "Teacher notes"), "lesson-step1"),
+        ("button:Next", "Can you tell?", "lesson-step2"),
+        ("button:Reveal the answers", "Hide the answers", "lesson-step2-answers"),
+    ]),
+    ("lesson?lesson=real-or-generated&step=6&presenter=true", [
+        (None, ("Two maps of the same images", "Neighbours with the same label"),
+         "lesson-presenter-step6"),
+    ]),
+    ("lesson?step=10", [(None, ("Where it fails", "Generators never seen"), "lesson-step10")]),
     ("dataset", [
         ("Samples", "Dataset", "dataset-samples"),
         ("Pixels & colour", "Pixel intensities", "dataset-pixels"),

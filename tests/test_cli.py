@@ -117,6 +117,24 @@ def test_stats_writes_summary(dup_zip, cli_cache, tmp_path):
     assert len(embedding["features"]) == 9
 
 
+@pytest.mark.slow
+def test_stats_cnn_adds_a_models_coordinates_to_the_summary(dup_zip, cli_cache, tmp_path):
+    out = tmp_path / "summary"
+    assert run_cli("stats", "--data", dup_zip, "--out", out, "--sample", 40,
+                   cache_dir=cli_cache).returncode == 0
+    stats_before = (out / "stats.json").read_text()
+    result = run_cli("stats", "--data", dup_zip, "--out", out, "--cnn", "lenet",
+                     cache_dir=cli_cache)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"wrote {out / 'embedding.json'}"]
+    assert (out / "stats.json").read_text() == stats_before
+    sha = json.loads((REPO_ROOT / "models" / "lenet.json").read_text())["sha256"]
+    coords = json.loads((out / "embedding.json").read_text())["coords"]
+    assert set(coords) == {"pixels/pca", "pixels/tsne", "features/pca", "features/tsne",
+                           f"cnn-lenet-{sha[:8]}/pca", f"cnn-lenet-{sha[:8]}/tsne"}
+    assert len(coords[f"cnn-lenet-{sha[:8]}/tsne"]) == 32
+
+
 def test_bad_sample_size_exits_2(dup_zip, cli_cache, tmp_path):
     result = run_cli("stats", "--data", dup_zip, "--out", tmp_path / "o", "--sample", 5,
                      cache_dir=cli_cache)

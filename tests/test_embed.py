@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from helpers import cifake_files, write_zip
 
 from core.analysis.embed import (
     MAX_SAMPLE,
     SPACES,
     Space,
+    cnn_space,
     compute_embedding,
     embed,
     space_matrix,
     stratified_sample,
 )
+from core.analysis.summary import add_embeddings, write_summary
+from core.data.dataset import load_dataset
+from core.errors import DataError
 
 
 def _strata(n_per=(50, 30, 40, 5)):
@@ -161,3 +168,28 @@ def test_compute_embedding_small_sample():
                             n=20, seed=2)
     assert len(pca.rows) == 20 and pca.coords.shape == (20, 2)
     np.testing.assert_array_equal(pca.rows, stratified_sample(labels, classes, 20, seed=2))
+
+
+def test_add_embeddings_keeps_the_summary_and_adds_a_space(tmp_path):
+    dataset = load_dataset(write_zip(tmp_path / "tiny.zip", cifake_files(16)), cache_dir=None)
+    out = tmp_path / "summary"
+    write_summary(dataset, out_dir=out, sample=40)
+    before = (out / "embedding.json").read_text()
+    brightness = Space("mean brightness and its square",
+                       lambda images, features: np.column_stack(
+                           [images.mean(axis=(1, 2, 3)), images.mean(axis=(1, 2, 3)) ** 2]))
+    add_embeddings(dataset, {"bright": brightness}, summary_dir=out)
+    old, new = json.loads(before), json.loads((out / "embedding.json").read_text())
+    assert {k: v for k, v in new.items() if k != "coords"} == \
+        {k: v for k, v in old.items() if k != "coords"}
+    assert {k: new["coords"][k] for k in old["coords"]} == old["coords"]
+    assert sorted(set(new["coords"]) - set(old["coords"])) == ["bright/pca", "bright/tsne"]
+    assert np.asarray(new["coords"]["bright/pca"]).shape == (old["meta"]["n"], 2)
+    # other images than the summary's are refused
+    other = load_dataset(write_zip(tmp_path / "other.zip", cifake_files(12)), cache_dir=None)
+    with pytest.raises(DataError, match="describes other images"):
+        add_embeddings(other, {"bright": brightness}, summary_dir=out)
+
+
+def test_cnn_space_names_the_model_and_its_file_version():
+    assert cnn_space("flagship", "d0e260a3907aee17") == "cnn-flagship-d0e260a3"

@@ -20,6 +20,7 @@ __all__ = [
     "MAX_SAMPLE",
     "Embedding",
     "Space",
+    "cnn_space",
     "compute_embedding",
     "embed",
     "space_matrix",
@@ -47,6 +48,12 @@ SPACES: dict[str, Space] = {
                       "colour and high-frequency share, each standardised.",
                       lambda images, features: features),
 }
+
+
+def cnn_space(model: str, sha256: str) -> str:
+    """The name of a trained CNN's penultimate layer as a space (its file version included, so
+    coordinates of a retrained model are never taken for the old one's)."""
+    return f"cnn-{model}-{sha256[:8]}"
 
 
 @dataclass(frozen=True)

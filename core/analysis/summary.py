@@ -16,16 +16,26 @@ from pathlib import Path
 
 import numpy as np
 
-from core.analysis.embed import SPACES, Embedding, Space, compute_embedding
+from core.analysis.embed import (
+    METHODS,
+    SPACES,
+    Embedding,
+    Space,
+    compute_embedding,
+    embed,
+    space_matrix,
+)
 from core.analysis.features import FEATURES, feature_table
 from core.analysis.stats import DatasetStats, compute_stats
 from core.data.dataset import CACHE_DIR, Dataset
 from core.data.files import save_array_atomic, write_atomic
 from core.data.sources import SUMMARY_DIR, listing_fingerprint, scan_source
+from core.errors import DataError
 from core.progress import ProgressFn, silent, subrange
 
 __all__ = [
     "EMBEDDING_SAMPLE",
+    "add_embeddings",
     "dataset_embedding",
     "dataset_features",
     "dataset_stats",
@@ -143,6 +153,45 @@ def write_summary(
     ]
     progress(1.0, "Summary written")
     return written
+
+
+def add_embeddings(
+    dataset: Dataset,
+    spaces: Mapping[str, Space],
+    *,
+    methods: tuple[str, ...] = METHODS,
+    summary_dir: str | os.PathLike = SUMMARY_DIR,
+    progress: ProgressFn = silent,
+) -> Path:
+    """Add the committed sample's coordinates in more ``spaces`` (a trained CNN's features) to
+    ``summary_dir``/embedding.json, keeping every number already there. Returns its path.
+
+    Raises
+    ------
+    DataError
+        If there is no committed embedding, or ``dataset`` is not the data it describes.
+    """
+    summary = read_committed_embedding(summary_dir)
+    if summary is None:
+        raise DataError(f"no embedding in {summary_dir}: run `python -m core stats` first")
+    if summary["meta"]["fingerprint"] != dataset.fingerprint:
+        raise DataError(f"the embedding in {summary_dir} describes other images "
+                        f"(fingerprint {summary['meta']['fingerprint']}, these images "
+                        f"{dataset.fingerprint})")
+    rows = dataset.rows_of(summary["points"]["path"])
+    images = dataset.images[rows]
+    features = feature_table(images)
+    runs = [(space, method) for space in spaces for method in methods]
+    for k, (space, method) in enumerate(runs):
+        matrix = space_matrix(space, images, features, spaces=spaces)
+        coords = embed(matrix, method, perplexity=min(30.0, (len(rows) - 1) / 3),
+                       seed=summary["meta"]["seed"],
+                       progress=subrange(progress, k / len(runs), (k + 1) / len(runs)))
+        summary["coords"][f"{space}/{method}"] = np.round(coords, 3).tolist()
+    path = write_atomic(Path(summary_dir) / "embedding.json",
+                        json.dumps(summary, separators=(",", ":")))
+    progress(1.0, "Embedding written")
+    return path
 
 
 def _cache_path(cache_dir, dataset: Dataset, name: str) -> Path | None:
