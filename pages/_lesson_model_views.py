@@ -17,7 +17,8 @@ from core.detect.detector import prepare, verdict
 from core.detect.explain import overlay
 from core.labs import lesson_material, training_figures
 from core.labs.lessons import day_code
-from core.labs.quiz import DEFAULT_ROUND_SIZE, HUMAN_BASELINE, QuizStore, new_code, normalise_code
+from core.labs.quiz import DEFAULT_ROUND_SIZE, HUMAN_BASELINE, new_code, normalise_code
+from core.labs.quiz_store import QuizStore, QuizStoreError
 from core.labs.training import HEARTBEAT_TIMEOUT, Run
 from core.models.knobs import REFERENCE, describe
 from core.models.quicktrain import TrainSettings
@@ -319,7 +320,11 @@ def class_quiz(settings: Mapping, ctx: Context) -> None:
             st.info("Playing needs the CIFAKE images on this server.",
                     icon=":material/image_not_supported:")
     st.button("Refresh results", key=f"{ctx.key}_refresh", icon=":material/sync:")
-    rounds = [r for r in QuizStore().rounds() if r["code"] == code]
+    try:
+        rounds = QuizStore().rounds(code)
+    except QuizStoreError as exc:
+        st.warning(f"The class's results are unavailable: {exc}", icon=":material/cloud_off:")
+        return
     if not rounds:
         st.caption(f"No finished round with code {code} yet. People in the reference study "
                    f"averaged {HUMAN_BASELINE:.1%}.")

@@ -64,8 +64,8 @@ def database(request, tmp_path) -> str:
 
 
 def save(store: QuizStore, player: str, answers=(1, 0, 1, 1), labels=(1, 0, 0, 1),
-         models=None) -> int:
-    return store.save(player=player, code="ABCD", answers=list(answers),
+         models=None, code="ABCD") -> int:
+    return store.save(player=player, code=code, answers=list(answers),
                       labels=np.array(labels), model_accuracy=models or {"m": 0.5})
 
 
@@ -99,6 +99,9 @@ def test_store_saves_and_reads_rounds(database):
     assert rounds[1]["models"] == {"ours": 1.0}
     assert rounds[0]["player"] == "anonymous" and rounds[0]["accuracy"] == 0.5
     assert store.version() == quiz_store.SCHEMA_VERSION == 1
+    other = save(store, "Grace", code="WXYZ")
+    assert [r["id"] for r in store.rounds("WXYZ")] == [other]  # one class's round code
+    assert [r["id"] for r in store.rounds("ABCD")] == [second, first]
 
 
 def test_thirty_rounds_at_once_land_exactly_once_each(database):

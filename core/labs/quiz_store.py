@@ -151,13 +151,15 @@ class QuizStore:
             return int(connection.execute(
                 insert(rounds_table).returning(rounds_table.c.id), row).scalar_one())
 
-    def rounds(self) -> list[dict]:
-        """Every stored round, newest first."""
+    def rounds(self, code: str | None = None) -> list[dict]:
+        """Every stored round (of round ``code`` only, when given), newest first."""
+        query = select(rounds_table).order_by(rounds_table.c.id.desc())
+        if code is not None:
+            query = query.where(rounds_table.c.code == code)
         with self._failures("read the rounds"):
             self._ensure_schema()
             with _engine(self.url).connect() as connection:
-                rows = connection.execute(
-                    select(rounds_table).order_by(rounds_table.c.id.desc())).mappings().all()
+                rows = connection.execute(query).mappings().all()
         return [{**row, "answers": json.loads(row["answers"]), "truth": json.loads(row["truth"]),
                  "models": json.loads(row["models"])} for row in rows]
 
