@@ -23,16 +23,19 @@ MAP_KINDS = ("prep", "conv", "res", "pool", "gap", "dense")  # blocks with chann
 SIDE = 128  # display size (about) of one map beside the input
 
 
+URL_PARAMS = ("model", "source", "image", "tab", "layer", "channel")  # kept in the page's URL
+
+
 @dataclass(frozen=True)
 class Keys:
-    """Widget keys of one instance of the view: bare names (the URL parameters) on the page,
-    prefixed ones elsewhere."""
+    """Widget keys of one instance of the view: on the page, the URL parameters' bare names
+    (``URL_PARAMS``); otherwise, and for every other widget, names with the view's prefix."""
 
     prefix: str
     url: bool
 
     def __call__(self, name: str) -> str:
-        return name if self.url else f"{self.prefix}_{name}"
+        return name if self.url and name in URL_PARAMS else f"{self.prefix}_{name}"
 
     @property
     def bind(self) -> str | None:
@@ -205,15 +208,15 @@ def maps_tab(opened: Opened, layer: str | None, channel: int | None) -> None:
         block = pick_block(opened, layer)
     with middle:
         chosen = pick_channel(opened, block, channel)
+    values = opened.acts.maps[block.id][0]
+    if not block.spatial:
+        _feature_bars(opened, block, values, chosen)
+        return
     shared = right.segmented_control(
         "Colour scale", ["block", "map"], default="block", key=keys("scale"),
         format_func={"block": "one scale", "map": "per map"}.get,
         help="One scale for the whole block compares channels' strength; a scale per map "
              "shows each map's shape.") != "map"
-    values = opened.acts.maps[block.id][0]
-    if not block.spatial:
-        _feature_bars(opened, block, values, chosen)
-        return
     order = strongest_channels(values)
     tiles = map_grid(values, order, shared=shared)
     grid_column, detail = st.columns([2, 1])

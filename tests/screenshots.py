@@ -67,6 +67,11 @@ VIEWS = [
         ("Real vs fake channels", "Does a single channel tell REAL from FAKE",
          "inside-real-vs-fake"),
     ]),
+    ("inside?source=Upload&tab=Activation+maps&layer=Global+pooling", [
+        (None, "Uploads never travel in links", "inside-upload-empty"),
+        ("upload:small.jpg", ("Global pooling turns each map", "Calibrated P(FAKE)"),
+         "inside-upload"),
+    ]),
     ("inside?model=scanner&image=5&tab=Activation+maps&layer=Convolution+3&channel=7", [
         (None, "Model", "inside-link"),
         ("wait:1", "Channel 7", "inside-link-channel"),

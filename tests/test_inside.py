@@ -5,10 +5,20 @@ the shipped models and a model saved from the Training lab (the page: test_insid
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-from helpers import cifake_files, encode, random_image, run_cli, save_lab_model, write_zip
+from helpers import (
+    REPO_ROOT,
+    cifake_files,
+    encode,
+    random_image,
+    run_cli,
+    save_lab_model,
+    write_zip,
+)
 
 keras = pytest.importorskip("keras")
 
@@ -319,6 +329,19 @@ def test_command_refuses_bad_input_with_one_line(tmp_path):
         errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and message in errors[0], result.stderr
     assert (existing / "keep.txt").read_text() == "mine" and not (tmp_path / "a").exists()
+
+
+def test_help_and_refusals_start_without_tensorflow(tmp_path):
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    for args in (["--help"], ["scanner", "photo.jpg", "--out", str(existing)]):
+        result = subprocess.run([sys.executable, "-X", "importtime", "-m", "core", "inside",
+                                 *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                                timeout=300)
+        imported = {line.rsplit("|", 1)[1].strip().split(".")[0]
+                    for line in result.stderr.splitlines()
+                    if line.startswith("import time:") and "|" in line}
+        assert "core" in imported and not imported & {"tensorflow", "keras"}, args
 
 
 # ---------------------------------------------------------------- a Training-lab model

@@ -62,10 +62,10 @@ def test_without_the_dataset_an_upload_opens_every_tab(tmp_path):
     at.session_state["tab"] = "Convolution step by step"
     at.run()
     assert ":green[✓ the same]" in texts(at, "markdown")
-    position = at.slider(key="position")
+    position = at.slider(key="inside_position")
     before = position.value
-    at.button(key="position_forward").click().run()
-    assert at.slider(key="position").value == (before + 1) % 1024
+    at.button(key="inside_position_forward").click().run()
+    assert at.slider(key="inside_position").value == (before + 1) % 1024
 
 
 def _lab_view(models_dir: str, name: str):
@@ -128,7 +128,7 @@ def test_links_open_the_same_view_and_bad_values_fall_back(cifake_zip):
     expected = load_predictor("scanner").predict(image[None])[0]
     assert float(metrics(at)["Calibrated P(FAKE)"]) == pytest.approx(expected, abs=1e-3)
     # a random REAL image goes into the box (and so into the URL)
-    at.button(key="random_0").click().run()
+    at.button(key="inside_random_0").click().run()
     assert dataset.labels[test_rows[at.number_input(key="image").value]] == 0
     # bad values fall back with a notice
     at = open_page(str(cifake_zip), {"model": "nope", "image": "99999", "layer": "Residual 9"})
