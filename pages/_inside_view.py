@@ -5,6 +5,7 @@ channel. The Inside the CNN page shows it with its choices kept in the URL; a le
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 
@@ -38,14 +39,16 @@ def _cnn_reports(models_dir: str, mtime: int) -> list[dict]:
 
 
 @st.cache_resource(show_spinner="Opening the model…", max_entries=8)
-def opened_model(name: str, sha: str, models_dir: str) -> tuple[Predictor, Inside]:
-    """A CNN loaded once per process and file version, with its multi-output model."""
+def opened_model(name: str, sha: str, calibration: str, models_dir: str
+                 ) -> tuple[Predictor, Inside]:
+    """A CNN loaded once per process, file version and calibration (a re-evaluated model keeps
+    its file), with its multi-output model."""
     predictor = load_predictor(name, models_dir)
     return predictor, Inside(predictor.model, predictor.calibration)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _activations(x: np.ndarray, name: str, sha: str, _inside: Inside) -> Activations:
+def _activations(x: np.ndarray, name: str, version: tuple, _inside: Inside) -> Activations:
     return _inside.activations(x[None])
 
 
@@ -88,13 +91,14 @@ def render(*, model: str | None = None, image: np.ndarray | None = None,
     top = st.columns([4, 3, 6])
     name = _select_model(top[0], names, default, keys)
     report = reports[name]
-    predictor, inside = opened_model(name, report.get("sha256", ""), str(models_dir))
+    version = (report.get("sha256", ""), json.dumps(report.get("calibration"), sort_keys=True))
+    predictor, inside = opened_model(name, *version, str(models_dir))
     picked = _pick_image(top[1], top[2], image, index, keys)
     if picked is None:
         return
     raw, truth, source_name = picked
     x = prepare(raw, predictor.size)
-    acts = _activations(x, name, predictor.sha256, inside)
+    acts = _activations(x, name, version, inside)
     opened = Opened(name, predictor, inside, x, acts, float(report.get("threshold", 0.5)), keys)
     _summary(opened, truth, source_name, report)
     chosen = st.tabs(list(TABS), key=keys("tab"), bind=keys.bind, on_change="rerun",

@@ -19,8 +19,6 @@ __all__ = ["Activations", "Block", "Inside", "Network", "layer_label", "network_
            "strongest_channels"]
 
 MAX_CHANNELS = 64  # activation grids show at most this many channels
-# block kinds, input side first; "prep" holds preprocessing layers inside the model
-KINDS = ("prep", "conv", "res", "pool", "gap", "flatten", "dense", "output", "other")
 TITLES = {"prep": "Preprocessing", "conv": "Convolution", "res": "Residual block",
           "pool": "Pooling", "gap": "Global pooling", "flatten": "Flatten", "dense": "Dense",
           "output": "Output: P(FAKE)"}
@@ -40,7 +38,8 @@ class Block:
         Short name used in links and file names: ``prep``, ``conv1``, ``res2``, ``pool1``,
         ``gap``, ``flatten``, ``dense1``, ``output``.
     kind : str
-        One of ``KINDS``.
+        ``prep`` (preprocessing layers inside the model), ``conv``, ``res``, ``pool``,
+        ``gap``, ``flatten``, ``dense``, ``output`` or ``other``.
     title : str
         "Residual block 2", "Convolution 1"...
     summary : str
@@ -100,11 +99,6 @@ class Network:
             if block.id == block_id:
                 return block
         raise ValueError(f"no block {block_id!r}; choose from {[b.id for b in self.blocks]}")
-
-    @property
-    def channel_blocks(self) -> tuple[Block, ...]:
-        """Blocks whose output has channels or neurons worth looking at one by one."""
-        return tuple(b for b in self.blocks if b.kind in ("conv", "res", "pool", "gap", "dense"))
 
 
 def _kind_of(layer) -> str:
