@@ -98,9 +98,10 @@ def pick_channel(opened: Opened, block: Block, channel: int | None) -> int:
     url_notice(keys, key, lambda v: v.isdigit() and int(v) < n)
     what = "Channel" if block.spatial else "Feature"
     value = st.number_input(
-        f"{what} (0–{n - 1}; empty: the strongest here)", 0, n - 1,
+        f"{what} (0–{n - 1})", 0, n - 1,
         value=channel if channel is not None and 0 <= channel < n else None, key=key,
-        bind=keys.bind, placeholder=f"strongest: {strongest(opened, block.id)}")
+        bind=keys.bind, placeholder=f"strongest: {strongest(opened, block.id)}",
+        help="Empty: the one with the highest mean activation on this image.")
     return strongest(opened, block.id) if value is None else int(value)
 
 

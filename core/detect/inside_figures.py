@@ -186,7 +186,7 @@ def conv_arithmetic_figure(step: ConvStep, channel_names: list[str] | None = Non
     n = min(step.window.shape[-1], max_channels)
     names = channel_names or [f"input channel {c}" for c in range(n)]
     fig = make_subplots(rows=n, cols=3, horizontal_spacing=0.06, vertical_spacing=0.06,
-                        column_titles=["input under the window", "× weights", "= products"],
+                        column_titles=["input window", "× weights", "= products"],
                         row_titles=names[:n])
     for c in range(n):
         for col, (values, scale, mid) in enumerate([(step.window[..., c], "Greys", None),
@@ -265,9 +265,9 @@ def channel_histogram(values: np.ndarray, labels: np.ndarray) -> go.Figure:
 def block_separation_figure(titles: list[str], best: list[float]) -> go.Figure:
     """For each block, input side first, the AUROC of its most separating channel (shown as
     distance from chance: 0.5 to 1)."""
-    fig = go.Figure(go.Bar(x=titles, y=best, marker_color="#7e57c2",
+    fig = go.Figure(go.Bar(x=titles, y=best, marker_color="#7e57c2", customdata=titles,
                            hovertemplate="%{x}: best channel %{y:.3f}<extra></extra>"))
-    fig.update_layout(height=280, margin=dict(l=10, r=10, t=10, b=10),
+    fig.update_layout(height=280, margin=dict(l=10, r=10, t=10, b=10), clickmode="event+select",
                       yaxis=dict(range=[0.5, 1], title="best single channel "
                                  "(max of AUROC, 1 − AUROC)"))
     return fig
