@@ -13,6 +13,7 @@ PAGES = [
     ("dataset.py", "Dataset", ":material/photo_library:"),
     ("models.py", "Model comparison", ":material/leaderboard:"),
     ("predict.py", "Check an image", ":material/image_search:"),
+    ("inside.py", "Inside the CNN", ":material/layers:"),
     ("scan.py", "Batch scan", ":material/folder_zip:"),
     ("filters.py", "Filters lab", ":material/filter:"),
     ("robustness.py", "Robustness lab", ":material/shield:"),

@@ -263,11 +263,62 @@ def bench_training_lab(path: Path) -> None:
          run.split_info["n_train"] * run.result["epochs_run"] / run.result["seconds"], "images/s")
 
 
+def bench_inside(path: Path, port: int = 8632) -> None:
+    """Inside the CNN with the flagship: every block's activations for one image (target
+    <= 200 ms), the page's first render for a new test image on a warm server (<= 2 s), the top
+    images of one channel from a fresh cache (5,000 test images, <= 30 s) and cached (<= 1 s)."""
+    from playwright.sync_api import sync_playwright
+
+    from core.detect.inside import Inside
+    from core.labs.inside_channels import channel_stats, extremes
+    from core.models.artifacts import load_predictor
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from screenshots import CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_until_idle
+
+    dataset = load_dataset(path)
+    predictor = load_predictor("flagship")
+    inside = Inside(predictor.model, predictor.calibration)
+    test = dataset.images[dataset.splits == 1]
+    inside.activations(test[:1])  # warm-up: the traced call
+    times = [timed(lambda i=i: inside.activations(test[i:i + 1]))[1] for i in range(1, 31)]
+    emit("inside_activations_one_image_ms", 1000 * float(np.median(times)),
+         "ms (flagship, every block, median of 30)")
+
+    def top_images(cache: str):
+        stats = channel_stats(inside, predictor.sha256, dataset, "res6", cache_dir=cache)
+        top, bottom = extremes(stats.means[:, 0])
+        return dataset.images[stats.rows[np.concatenate([top, bottom])]]
+
+    with tempfile.TemporaryDirectory() as cache:
+        _, seconds = timed(lambda: top_images(cache))
+        emit("inside_top_images_cold_s", seconds, "s (flagship on 5,000 test images)")
+        _, seconds = timed(lambda: top_images(cache))
+        emit("inside_top_images_cached_s", seconds, "s")
+    done = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+    with streamlit_server(port, {"CIFAKE_PATH": str(path)}) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/inside?image=1")  # warm: the model, the dataset's listing
+        wait_until_idle(page)
+        renders = []
+        for index in (2, 3, 4):
+            start = time.perf_counter()
+            page.goto(f"{url}/inside?image={index}")
+            page.get_by_text(f"test image {index} (").wait_for(timeout=120_000)
+            page.get_by_text("How the last layer decides").wait_for(timeout=120_000)
+            page.wait_for_selector(done, timeout=120_000)
+            renders.append(time.perf_counter() - start)
+        browser.close()
+    emit("inside_page_new_image_warm_s", float(np.median(renders)),
+         "s (Network tab, median of 3 new images)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="CIFAKE zip or folder (default: as the app finds it)")
     parser.add_argument("--only", choices=["data", "page", "models", "predict", "api", "backbones",
-                                           "training_lab"],
+                                           "training_lab", "inside"],
                         help="run one group only")
     args = parser.parse_args()
     path = resolve_source(args.data)
@@ -286,6 +337,8 @@ def main() -> None:
         bench_backbones()
     if args.only in (None, "training_lab"):
         bench_training_lab(path)
+    if args.only in (None, "inside"):
+        bench_inside(path)
 
 
 if __name__ == "__main__":

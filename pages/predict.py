@@ -9,7 +9,7 @@ from core.data.sources import CLASS_NAMES, LABELS, read_member
 from core.detect import ood, verdict_figures
 from core.detect.detector import ENSEMBLE, INCONCLUSIVE_BAND, VIEWS, prepare, verdict
 from core.detect.explain import COLORMAPS, METHODS, overlay
-from pages import _data, _model_cache, _router, _widgets
+from pages import _data, _inside_view, _model_cache, _router, _widgets
 
 _router.ensure_router()
 
@@ -197,6 +197,9 @@ else:
         f"{target}. A heat map shows where the model looked, not what it found there, and not "
         "that the image is real or fake; Grad-CAM maps are coarse (one cell per feature-map "
         "position), SmoothGrad shows single pixels.")
+    st.page_link("pages/inside.py", label="Open this image inside the CNN",
+                 icon=":material/layers:", query_params=_inside_view.link_params(
+                     model_name, path=dataset.paths[row] if truth else None, upload=(name, data)))
 
 # ---------------------------------------------------------------- stability
 

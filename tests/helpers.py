@@ -185,3 +185,24 @@ def run_cli(*args, cache_dir: Path | None = None,
         env["CIFAKE_CACHE"] = str(cache_dir)
     return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=REPO_ROOT,
                           env=env, capture_output=True, text=True, timeout=timeout)
+
+
+# --- a model saved from the Training lab ---------------------------------------------------------
+
+
+def save_lab_model(folder: Path, name: str = "lab_cnn"):
+    """A tiny knob-built CNN trained for one epoch and saved by the Training lab into
+    ``folder/models`` (evaluated like any model): ``(models_dir, name, dataset)``."""
+    from core.data.dataset import load_dataset
+    from core.labs.training import Runner, save_run
+    from core.models.knobs import Knobs
+    from core.models.quicktrain import TrainSettings
+
+    dataset = load_dataset(write_zip(folder / "tiny.zip", cifake_files(60, separable=True)),
+                           cache_dir=None)
+    run = Runner(slots=1, n_test=40, heartbeat_timeout=600).start(
+        Knobs(conv_blocks=2, filters=4, dense_layers=1, neurons=8),
+        TrainSettings(epochs=1, batch_size=16, n_train=100), dataset)
+    run.join(120)
+    save_run(run, name, dataset, models_dir=folder / "models")
+    return folder / "models", name, dataset

@@ -68,6 +68,25 @@ VIEWS = [
         ("upload:small.jpg", ("Ensemble verdict", "Why: heat maps", "verdict holds"),
          "predict-small"),
     ]),
+    ("inside", [
+        (None, "Inside the CNN", "inside"),
+        ("Network", "How the last layer decides", "inside-network"),
+        ("Activation maps", "Colour scale", "inside-maps"),
+        ("Filters", "One filter, input channel by input channel", "inside-filters"),
+        ("Convolution step by step", "the same", "inside-convolution"),
+        ("Top images of a channel", "What does a channel respond to", "inside-top-images"),
+        ("Real vs fake channels", "Does a single channel tell REAL from FAKE",
+         "inside-real-vs-fake"),
+    ]),
+    ("inside?source=Upload&tab=Activation+maps&layer=Global+pooling", [
+        (None, "Uploads never travel in links", "inside-upload-empty"),
+        ("upload:small.jpg", ("Global pooling turns each map", "Calibrated P(FAKE)"),
+         "inside-upload"),
+    ]),
+    ("inside?model=scanner&image=5&tab=Activation+maps&layer=Convolution+3&channel=7", [
+        (None, "Model", "inside-link"),
+        ("wait:1", "Channel 7", "inside-link-channel"),
+    ]),
     ("scan", [
         ("upload:photo.jpg,small.jpg,broken.jpg", "Scan", "scan-ready"),
         ("button:Scan", ("Download CSV", "Unstable verdicts"), "scan-results"),

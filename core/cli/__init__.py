@@ -34,6 +34,8 @@ COMMANDS = {
     "generalize": "cross-generator matrix and every model on every fake source -> "
                   "models/generalization.json",
     "serve": "the detectors over HTTP (FastAPI): /predict, /predict/batch, /explain, /docs",
+    "inside": "what every block of a CNN computes on one image: activation grids (PNG) and a "
+              "JSON summary",
 }
 
 
