@@ -14,8 +14,8 @@ import streamlit as st
 
 from core.data.imageio import enlarge
 from core.data.sources import CLASS_NAMES, LABELS
+from core.detect.detector import prepare, verdict
 from core.detect.inside import Activations, Inside
-from core.detect.predict import prepare, verdict
 from core.models.artifacts import MODELS_DIR, Predictor, list_reports, load_predictor
 from pages import _data, _inside_channels, _inside_convolution, _inside_tabs, _widgets
 from pages._inside_tabs import Keys, Opened, url_notice

@@ -386,7 +386,7 @@ def test_files_with_errors_are_listed_and_the_others_still_work(tmp_path, monkey
 
 
 def test_the_class_quiz_step_shows_its_code_link_and_the_class_results(tmp_path, monkeypatch):
-    from core.labs.quiz import QuizStore
+    from core.labs.quiz_store import QuizStore
 
     db = tmp_path / "quiz.sqlite"
     monkeypatch.setenv("CIFAKE_QUIZ_DB", str(db))

@@ -64,9 +64,9 @@ def main(argv: list[str]) -> int:
 def _write(args, image, out: Path) -> dict:
     """Compute the insides and write them into a temporary folder renamed to ``out``."""
     from core.data.imageio import enlarge, png_bytes
+    from core.detect.detector import prepare
     from core.detect.inside import Inside, strongest_channels
     from core.detect.inside_images import map_grid
-    from core.detect.predict import prepare
     from core.models.artifacts import load_predictor
 
     predictor = load_predictor(args.model, args.models_dir)
