@@ -15,13 +15,12 @@ import streamlit as st
 from core.data.imageio import enlarge
 from core.data.sources import CLASS_NAMES, LABELS
 from core.detect.detector import prepare, verdict
-from core.detect.inside import Activations, Inside
+from core.detect.inside import PARTS, Activations, Inside
 from core.models.artifacts import MODELS_DIR, Predictor, list_reports, load_predictor
 from pages import _data, _inside_channels, _inside_convolution, _inside_tabs, _widgets
 from pages._inside_tabs import Keys, Opened, url_notice
 
-TABS = ("Network", "Activation maps", "Filters", "Convolution step by step",
-        "Top images of a channel", "Real vs fake channels")
+TABS = PARTS
 SOURCES = ("Test image", "Upload")
 CARRIED = "inside_carried"  # session key: (file name, bytes) handed over by Check an image
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]

@@ -97,6 +97,13 @@ def _start(ctx: Context, settings: TrainSettings) -> None:
     _runs(ctx).append(_model_cache.training_runner().start(REFERENCE, settings, dataset))
 
 
+def inside_cnn(settings: Mapping, ctx: Context) -> None:
+    from pages import _inside_view  # its TensorFlow work loads only when this step is shown
+
+    _inside_view.render(model=settings["model"], tab=settings["part"],
+                        index=None if settings["image"] < 0 else settings["image"], key=ctx.key)
+
+
 def training_live(settings: Mapping, ctx: Context) -> None:
     chosen = TrainSettings(epochs=settings["epochs"], n_train=settings["images"])
     runs = _runs(ctx)
@@ -341,6 +348,7 @@ def class_quiz(settings: Mapping, ctx: Context) -> None:
 
 
 MODEL_VIEWS: dict[str, Callable[[Mapping[str, Any], Context], None]] = {
-    "training_live": training_live, "gradcam": gradcam, "confidence": confidence,
+    "training_live": training_live, "inside_cnn": inside_cnn, "gradcam": gradcam,
+    "confidence": confidence,
     "failures": failures, "class_quiz": class_quiz,
 }

@@ -38,7 +38,7 @@ VIEWS = [
         (None, ("Two maps of the same images", "Neighbours with the same label"),
          "lesson-presenter-step6"),
     ]),
-    ("lesson?step=10", [(None, ("Where it fails", "Generators never seen"), "lesson-step10")]),
+    ("lesson?step=11", [(None, ("Where it fails", "Generators never seen"), "lesson-step11")]),
     ("dataset", [
         ("Samples", "Dataset", "dataset-samples"),
         ("Pixels & colour", "Pixel intensities", "dataset-pixels"),

@@ -70,7 +70,8 @@ def test_the_shipped_lessons_load_and_name_only_valid_views_and_settings():
     assert 10 <= len(MAIN.steps) <= 12 and 30 <= MAIN.minutes <= 45
     assert [s.view for s in MAIN.steps] == [
         "real_vs_fake", "quiz_items", "pixel_histograms", "blur_background", "spectrum",
-        "embedding_pair", "training_live", "gradcam", "confidence", "failures", "class_quiz"]
+        "embedding_pair", "training_live", "inside_cnn", "gradcam", "confidence", "failures",
+        "class_quiz"]
     for lesson in SHIPPED.lessons:
         for step in lesson.steps:
             view = VIEWS[step.view]
@@ -394,7 +395,7 @@ def test_the_class_quiz_step_shows_its_code_link_and_the_class_results(tmp_path,
     for answers in ([0, 1, 1, 0], [1, 1, 0, 0]):
         QuizStore(db).save(player="x", code=code, answers=answers,
                            labels=np.array([0, 1, 0, 1]), model_accuracy={"flagship": 1.0})
-    at = lesson_page(str(tmp_path), step="11")
+    at = lesson_page(str(tmp_path), step="12")
     assert not at.exception
     assert any(code in str(h.proto.body) for h in at.get("html"))
     links = [p for p in at.get("page_link") if "quiz_code" in str(p.proto)]

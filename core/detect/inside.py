@@ -15,8 +15,12 @@ import numpy as np
 
 from core.models.calibration import apply_calibration
 
-__all__ = ["Activations", "Block", "Inside", "Network", "layer_label", "network_of",
+__all__ = ["PARTS", "Activations", "Block", "Inside", "Network", "layer_label", "network_of",
            "strongest_channels"]
+
+# the parts of the Inside the CNN view (its tabs), in order
+PARTS = ("Network", "Activation maps", "Filters", "Convolution step by step",
+         "Top images of a channel", "Real vs fake channels")
 
 MAX_CHANNELS = 64  # activation grids show at most this many channels
 TITLES = {"prep": "Preprocessing", "conv": "Convolution", "res": "Residual block",

@@ -14,6 +14,7 @@ from typing import Any
 
 from core.data.sources import CLASS_NAMES
 from core.detect.explain import METHODS
+from core.detect.inside import PARTS
 
 __all__ = ["CLASSES", "CNN_MODELS", "PERTURBATIONS", "SHIPPED_MODELS", "VIEWS", "Setting",
            "View", "views_markdown"]
@@ -183,6 +184,16 @@ VIEWS: dict[str, View] = {view.name: view for view in (
          (Setting("model", "str", "flagship", "the CNN explained", choices=CNN_MODELS),
           Setting("method", "str", "Grad-CAM", "the heat-map method", choices=METHODS),
           Setting("seed", "int", 0, "which two test images", low=0, high=999_999)),
+         runs_models=True),
+    View("inside_cnn",
+         "Inside the CNN: the network as its blocks, every block's activation maps on one test "
+         "image, the learned filters, one convolution step by step, and the channels that "
+         "separate real from fake (the Inside the CNN page, with these settings).",
+         "uploads only: the test images and the channel statistics need the dataset",
+         (Setting("model", "str", "flagship", "the CNN opened", choices=CNN_MODELS),
+          Setting("image", "int", -1, "the test image, by its position among the test images "
+                                      "(-1: the first FAKE one)", low=-1, high=19_999),
+          Setting("part", "str", "Activation maps", "the part shown first", choices=PARTS)),
          runs_models=True),
     View("confidence",
          "How sure is it: calibration (reliability before and after), the inconclusive band and "
