@@ -185,3 +185,23 @@ def run_cli(*args, cache_dir: Path | None = None,
         env["CIFAKE_CACHE"] = str(cache_dir)
     return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=REPO_ROOT,
                           env=env, capture_output=True, text=True, timeout=timeout)
+
+
+# --- the app in AppTest ------------------------------------------------------------------------
+
+
+def grid_captions(at) -> list[str]:
+    """The captions of every image of the page's image grids (one HTML element each), in order."""
+    import html
+    import re
+
+    return [html.unescape(c) for e in at.get("html")
+            for c in re.findall(r"<figcaption[^>]*>(.*?)</figcaption>", e.proto.body)]
+
+
+def open_tab(at, tab: str, key: str = "tab"):
+    """Switch the page's tabs (kept in the URL under ``key``) to ``tab`` for the next run, as a
+    click does: the widget's value and the URL together."""
+    at.session_state[key] = tab
+    at.query_params[key] = tab
+    return at
