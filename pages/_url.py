@@ -23,7 +23,7 @@ def begin() -> None:
     sidebar, which every parameter the page then uses updates."""
     st.session_state[_KEYS] = []
     with st.sidebar:
-        st.caption("Link to this view (copy it with the icon on the right):")
+        st.caption("Link to this view (hover it to copy):")
         st.session_state[_BOX] = st.empty()
     _show_link()
 
@@ -43,12 +43,13 @@ def bound(widget: Callable, *args, key: str, **kwargs):
     widget. Works for any keyed Streamlit widget with a ``bind`` option, ``st.tabs`` included.
     """
     raw = [v for v in st.query_params.get_all(key) if v]
-    first = key not in st.session_state  # the link's values only seed a widget's first run
+    # the link's values only seed a widget's first run; a notice goes above the widget
+    slot = getattr(widget, "__self__", st).empty() if raw and key not in st.session_state else None
     result = widget(*args, key=key, bind="query-params", **kwargs)
     value = st.session_state.get(key)
     fmt = kwargs.get("format_func") or str
-    if first and raw and not _matches(raw, value, fmt):
-        _notice(getattr(widget, "__self__", st), key, raw, _encode(value, fmt))
+    if slot is not None and not _matches(raw, value, fmt):
+        _notice(slot, key, raw, _encode(value, fmt))
     _use(key)
     return result
 
