@@ -14,24 +14,23 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-_KEYS = "_url_keys"  # the parameters this run of the page uses, in order
 _BOX = "_url_box"  # the sidebar placeholder holding the link
+_SHOWN = "_url_shown"  # the link it shows in this run
 
 
 def begin() -> None:
-    """Start a page run (the router calls it): an empty parameter list and the link box in the
-    sidebar, which every parameter the page then uses updates."""
-    st.session_state[_KEYS] = []
+    """Start a page run (the router calls it): the link box in the sidebar, which every
+    parameter the page then sets or corrects updates."""
     with st.sidebar:
         st.caption("Link to this view (hover it to copy):")
         st.session_state[_BOX] = st.empty()
+    st.session_state[_SHOWN] = None
     _show_link()
 
 
 def link() -> str:
-    """The full URL of this view: the page's address and the parameters this run uses."""
-    keys = st.session_state.get(_KEYS, [])
-    query = urlencode([(k, v) for k in keys for v in st.query_params.get_all(k)])
+    """The full URL of this view: the page's address and its query string."""
+    query = urlencode([(k, v) for k in st.query_params for v in st.query_params.get_all(k)])
     return (st.context.url or "") + (f"?{query}" if query else "")
 
 
@@ -39,7 +38,7 @@ def bound(widget: Callable, *args, key: str, **kwargs):
     """``widget(*args, key=key, **kwargs)`` with its value kept in the URL under ``key``.
 
     A value the link gives that the widget refuses (an unknown option, a number out of range, a
-    garbled string, an unknown tab) falls back to the default with a one-line notice under the
+    garbled string, an unknown tab) falls back to the default with a one-line notice above the
     widget. Works for any keyed Streamlit widget with a ``bind`` option, ``st.tabs`` included.
     """
     raw = [v for v in st.query_params.get_all(key) if v]
@@ -50,7 +49,7 @@ def bound(widget: Callable, *args, key: str, **kwargs):
     fmt = kwargs.get("format_func") or str
     if slot is not None and not _matches(raw, value, fmt):
         _notice(slot, key, raw, _encode(value, fmt))
-    _use(key)
+    _show_link()
     return result
 
 
@@ -58,7 +57,6 @@ def get_int(key: str, stop: int, *, start: int = 0) -> int | None:
     """A whole number ``start <= n < stop`` the link gives under ``key`` (kept by the app, not a
     widget), or None; a garbled or out-of-range value is dropped with a one-line notice."""
     raw = st.query_params.get(key)
-    _use(key)
     if raw is None:
         return None
     try:
@@ -76,7 +74,6 @@ def get_text(key: str, parse: Callable[[str], str]) -> str | None:
     """The text the link gives under ``key`` as ``parse`` normalises it, or None; a value that
     ``parse`` refuses (ValueError) is dropped with a one-line notice."""
     raw = st.query_params.get(key)
-    _use(key)
     if raw is None:
         return None
     try:
@@ -93,20 +90,14 @@ def put(key: str, value) -> None:
         st.query_params.pop(key, None)
     else:
         st.query_params[key] = str(value)
-    _use(key)
-
-
-def _use(key: str) -> None:
-    keys = st.session_state.setdefault(_KEYS, [])
-    if key not in keys:
-        keys.append(key)
     _show_link()
 
 
 def _show_link() -> None:
-    box = st.session_state.get(_BOX)
-    if box is not None:
-        box.code(link(), language=None, wrap_lines=True)
+    box, current = st.session_state.get(_BOX), link()
+    if box is not None and current != st.session_state.get(_SHOWN):
+        box.code(current, language=None, wrap_lines=True)
+        st.session_state[_SHOWN] = current
 
 
 def _notice(container, key: str, raw: list[str], shown: list[str]) -> None:
