@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _data
+from pages import _data, _url
 
 HERE = Path(__file__).parent
 PAGES = [
@@ -33,6 +33,7 @@ def main() -> None:
     ]
     page = st.navigation(pages)
     _data.sidebar()
+    _url.begin()
     page.run()
 
 

@@ -318,8 +318,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="CIFAKE zip or folder (default: as the app finds it)")
     parser.add_argument("--only", choices=["data", "page", "models", "predict", "api", "backbones",
-                                           "training_lab", "inside"],
-                        help="run one group only")
+                                           "training_lab", "inside", "class"],
+                        help="run one group only (class: only with --only)")
+    parser.add_argument("--class-paths", nargs="+", metavar="PATH",
+                        help="the views a class opens in turn, as URL paths with their query "
+                             "(default: the lesson's first three steps, or Home, Dataset and "
+                             "Model comparison without a Lesson page)")
+    parser.add_argument("--class-sizes", nargs="+", type=int, default=[10, 30], metavar="N",
+                        help="browser sessions in each class run (default: 10 30)")
     args = parser.parse_args()
     path = resolve_source(args.data)
     if args.only in (None, "data"):
@@ -339,6 +345,10 @@ def main() -> None:
         bench_training_lab(path)
     if args.only in (None, "inside"):
         bench_inside(path)
+    if args.only == "class":  # many browsers on this machine's cores: run it on its own
+        from class_bench import run_class
+
+        run_class(emit, data=path, steps=args.class_paths, sizes=tuple(args.class_sizes))
 
 
 if __name__ == "__main__":

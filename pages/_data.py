@@ -36,6 +36,7 @@ from core.data.sources import (
     scan_source,
 )
 from core.errors import DataError, ImageError
+from pages import _url
 from pages._widgets import escape_markdown, progress_into
 
 SIZES = (32, 64, 128)
@@ -249,11 +250,15 @@ def _leakfree(dataset: Dataset) -> np.ndarray:
                 lambda: leakfree_test_mask(dataset.hashes, dataset.splits))
 
 
-def random_test_row(dataset: Dataset, *, key: str, leakfree: bool = False) -> int | None:
-    """Buttons that draw a random real, fake or either test image; the drawn row (kept in the
-    session under ``key`` until the next draw) or None when the dataset has no test images."""
-    mask = _leakfree(dataset) if leakfree else dataset.splits == 1
-    if not mask.any():
+def random_test_row(index: Rows, *, key: str = "image", leakfree: bool = False) -> int | None:
+    """Buttons that draw a random real, fake or either test image (leak-free ones when asked;
+    that needs a decoded dataset); the row shown, or None when there are no test images.
+
+    The image is kept in the URL under ``key`` as its number among those test images, so a link
+    opens the same image; without one, an image is drawn."""
+    mask = _leakfree(index) if leakfree else index.splits == 1
+    rows = np.flatnonzero(mask)
+    if not len(rows):
         st.warning("This dataset has no test images.")
         return None
     pick = None
@@ -261,14 +266,15 @@ def random_test_row(dataset: Dataset, *, key: str, leakfree: bool = False) -> in
                                                        ("Random, either", -1)]):
         if column.button(label, width="stretch", key=f"{key}_random_{wanted}"):
             pick = wanted
-    fingerprint, row = st.session_state.get(key, ("", -1))
-    if pick is not None or fingerprint != dataset.fingerprint:
-        seed = secrets.randbits(32)
-        drawn = dataset.sample(1, seed=seed, label=None if pick in (None, -1) else pick,
-                               mask=mask)
-        row = int((drawn if len(drawn) else dataset.sample(1, seed=seed, mask=mask))[0])
-        st.session_state[key] = (dataset.fingerprint, row)
-    return row
+    number = _url.get_int(key, len(rows))
+    if pick is not None or number is None:
+        numbers = np.flatnonzero(index.labels[rows] == pick) if pick in (0, 1) else []
+        number = int(np.random.default_rng(secrets.randbits(32)).choice(
+            numbers if len(numbers) else len(rows)))
+        _url.put(key, number)
+    st.caption(f"Test image no. {number:,} of {len(rows):,}{' leak-free' if leakfree else ''} "
+               "test images (its number is in this view's link)")
+    return int(rows[number])
 
 
 @st.cache_resource(show_spinner=False)

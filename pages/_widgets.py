@@ -3,11 +3,15 @@ panel, image grids, the class filter and image captions."""
 
 from __future__ import annotations
 
+import base64
+import html
+
 import numpy as np
 import streamlit as st
 
-from core.data.imageio import enlarge
+from core.data.imageio import png_bytes
 from core.data.sources import CLASS_NAMES, LABELS, Rows
+from pages import _url
 
 KAGGLE_URL = "https://www.kaggle.com/datasets/birdy654/cifake-real-and-ai-generated-synthetic-images"
 
@@ -49,18 +53,26 @@ Any folder with `REAL/` and `FAKE/` sub-folders works too (images of any size).
 
 def image_grid(images: list[np.ndarray], captions: list[str], *, columns: int = 8,
                scale: int = 3) -> None:
-    """Images enlarged with nearest-neighbour (pixels stay visible), in rows of ``columns``."""
-    for start in range(0, len(images), columns):
-        cols = st.columns(columns)
-        for col, image, caption in zip(cols, images[start:start + columns],
-                                       captions[start:start + columns]):
-            col.image(enlarge(image, scale), caption=caption)
+    """Images enlarged ``scale`` times with nearest-neighbour (pixels stay visible), in rows of
+    ``columns``, each with its caption: one element holding small PNGs that the browser
+    enlarges, not one element (and one download) per image."""
+    cells = "".join(
+        f'<figure style="margin:0;text-align:center">'
+        f'<img src="data:image/png;base64,{base64.b64encode(png_bytes(image)).decode()}" '
+        f'alt="{html.escape(caption)}" style="width:min(100%,{scale * image.shape[1]}px);'
+        f'image-rendering:pixelated">'
+        f'<figcaption style="font-size:0.8rem;opacity:0.6">{html.escape(caption)}</figcaption>'
+        f"</figure>"
+        for image, caption in zip(images, captions))
+    st.html(f'<div data-testid="image-grid" style="display:grid;gap:0.5rem;grid-template-columns:'
+            f'repeat({columns},minmax(0,1fr))">{cells}</div>')
 
 
 def class_filter(classes: list[str], *, key: str) -> str:
-    """A select box over class names, ``"all"`` first (shown as "All classes")."""
-    return st.selectbox(
-        "CIFAR class", classes, key=key,
+    """A select box over class names, ``"all"`` first (shown as "All classes"), kept in the
+    URL under ``key``."""
+    return _url.bound(
+        st.selectbox, "CIFAR class", classes, key=key,
         format_func=lambda c: "All classes" if c == "all" else c,
         help="Every statistic on this page can be restricted to one CIFAR-10 class.",
     )

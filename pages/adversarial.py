@@ -6,7 +6,7 @@ import streamlit as st
 from core.data.imageio import enlarge
 from core.detect.detector import verdict
 from core.labs import adversarial, lab_figures
-from pages import _data, _model_cache, _router, _widgets
+from pages import _data, _model_cache, _router, _url, _widgets
 
 _router.ensure_router()
 
@@ -18,22 +18,21 @@ st.markdown(
     "original. The changes are invisible, the verdicts are not."
 )
 
-tab_live, tab_curves = st.tabs(["Attack one image", "Accuracy vs epsilon"])
 
-with tab_live:
+def attack():
     dataset = _data.decoded_dataset()
     detector = _model_cache.detector() if dataset is not None else None
     if dataset is None:
         _widgets.get_data_panel()
     elif detector is not None:
         cnns = [n for n in detector.names if detector.families.get(n) != "classical"]
-        row = _data.random_test_row(dataset, key="adv_row", leakfree=True)
+        row = _data.random_test_row(dataset, key="image", leakfree=True)
         if row is not None and cnns:
             c1, c2, c3 = st.columns(3)
-            name = c1.selectbox("Model", cnns, key="adv_model")
-            method = c2.segmented_control("Attack", ["fgsm", "pgd"], default="fgsm",
-                                          format_func=str.upper, key="adv_method") or "fgsm"
-            epsilon = c3.slider("Epsilon (/255)", 0.0, 16.0, 2.0, 0.5, key="adv_epsilon")
+            name = _url.bound(c1.selectbox, "Model", cnns, key="model")
+            method = _url.bound(c2.segmented_control, "Attack", ["fgsm", "pgd"], default="fgsm",
+                                format_func=str.upper, key="attack") or "fgsm"
+            epsilon = _url.bound(c3.slider, "Epsilon (/255)", 0.0, 16.0, 2.0, 0.5, key="epsilon")
             result = adversarial.attack_image(detector.predictors[name], dataset.images[row],
                                               int(dataset.labels[row]), method, epsilon)
             left, middle, right = st.columns(3)
@@ -62,15 +61,25 @@ with tab_live:
                        f"{result.mean_change:.2f}/255. The attack pushes towards the wrong "
                        "label using this model's own gradients.")
 
-with tab_curves:
+
+
+def curves():
     report = _model_cache.lab_report(adversarial.REPORT)
     if report is None:
         st.info("No adversarial report yet: run `python -m core adversarial` (writes "
                 "`models/adversarial.json`).")
     else:
         names = list(report["models"])
-        chosen = st.multiselect("Models", names, default=names, key="adv_models")
+        chosen = _url.bound(st.multiselect, "Models", names, default=names, key="models")
         if chosen:
             st.plotly_chart(lab_figures.adversarial_figure(report, chosen), key="adv_curves")
         st.caption(f"Accuracy of each CNN on the {report['set']} images after "
                    "the attack at each epsilon. Reproduce with `python -m core adversarial`.")
+
+
+# only the open tab runs
+TABS = {"Attack one image": attack, "Accuracy vs epsilon": curves}
+for tab, section in zip(_url.bound(st.tabs, list(TABS), key="tab"), TABS.values()):
+    if tab.open:
+        with tab:
+            section()

@@ -14,7 +14,7 @@ from core.analysis.embed import MAX_SAMPLE, SPACES
 from core.analysis.features import FEATURES
 from core.data.imageio import enlarge
 from core.data.sources import CLASS_NAMES, LABELS, SPLITS
-from pages import _data, _router, _widgets
+from pages import _data, _router, _url, _widgets
 
 _router.ensure_router()
 
@@ -49,7 +49,7 @@ else:
 
 classes = stats.classes if stats is not None else ["all", *(
     CLASS_NAMES[c] for c in np.unique(dataset.classes))]
-class_name = _widgets.class_filter(classes, key="dataset_class")
+class_name = _widgets.class_filter(classes, key="class")
 class_index = None if class_name == "all" else CLASS_NAMES.index(class_name)
 
 
@@ -86,13 +86,15 @@ def samples():
         needs_dataset("Sample images")
         return
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
-    split = c1.selectbox("Split", ["all", *SPLITS], key="grid_split")
-    label = c2.selectbox("Label", ["all", *LABELS], key="grid_label")
-    count = c3.selectbox("Images", [24, 48, 96], index=1, key="grid_count")
+    split = _url.bound(c1.selectbox, "Split", ["all", *SPLITS], key="split")
+    label = _url.bound(c2.selectbox, "Label", ["all", *LABELS], key="label")
+    count = _url.bound(c3.selectbox, "Images", [24, 48, 96], index=1, key="count")
+    seed = _url.get_int("seed", 2**31) or 0
     if c4.button("Reshuffle", icon=":material/shuffle:", width="stretch"):
-        st.session_state["grid_seed"] = st.session_state.get("grid_seed", 0) + 1
+        seed = (seed + 1) % 2**31
+        _url.put("seed", seed)
     rows = index.sample(
-        count, seed=st.session_state.get("grid_seed", 0),
+        count, seed=seed,
         split=None if split == "all" else SPLITS.index(split),
         label=None if label == "all" else LABELS.index(label), class_index=class_index,
     )
@@ -227,16 +229,17 @@ def embedding_map():
     # each CNN's features are a space too; a model loads only once its space is picked
     spaces = (SPACES if index is None
               else {**SPACES, **_model_cache.model_spaces(_data.image_size())})
-    space = c1.selectbox("Space", list(spaces), key="embed_space",
-                         format_func=lambda s: s.rsplit("-", 1)[0].replace("cnn-", "CNN: "),
-                         help="\n\n".join(f"**{k}**: {v.description}" for k, v in spaces.items()))
-    method = c2.selectbox("Method", ["tsne", "pca"], key="embed_method",
-                          format_func={"tsne": "t-SNE", "pca": "PCA"}.get)
-    colour_by = c3.selectbox("Colour by", ["label", "class"], key="embed_colour")
+    space = _url.bound(
+        c1.selectbox, "Space", list(spaces), key="space",
+        format_func=lambda s: s.rsplit("-", 1)[0].replace("cnn-", "CNN: "),
+        help="\n\n".join(f"**{k}**: {v.description}" for k, v in spaces.items()))
+    method = _url.bound(c2.selectbox, "Method", ["tsne", "pca"], key="method",
+                        format_func={"tsne": "t-SNE", "pca": "PCA"}.get)
+    colour_by = _url.bound(c3.selectbox, "Colour by", ["label", "class"], key="colour")
     summary = _data.committed_embedding() if stats is not None else None
     if index is not None:
-        n = c4.select_slider("Sample size", [500, 1000, 2000, 5000, MAX_SAMPLE], value=2000,
-                             key="embed_n", help="Stratified by label and class.")
+        n = _url.bound(c4.select_slider, "Sample size", [500, 1000, 2000, 5000, MAX_SAMPLE],
+                       value=2000, key="n", help="Stratified by label and class.")
     else:
         n = summary["meta"]["n"]
         c4.caption(f"Committed sample: {n:,} images")
@@ -309,7 +312,7 @@ def embedding_map():
 SECTIONS = {"Samples": samples, "Pixels & colour": pixels, "Blur & background": blur,
             "Box plots": box_plots, "Spectrum": spectrum, "Duplicates & leak": duplicates,
             "Embedding map": embedding_map}
-for tab, section in zip(st.tabs(list(SECTIONS), key="dataset_tab", on_change="rerun"),
+for tab, section in zip(_url.bound(st.tabs, list(SECTIONS), key="tab", on_change="rerun"),
                         SECTIONS.values()):
     if tab.open:
         with tab:

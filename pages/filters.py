@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.data.sources import CLASS_NAMES
 from core.labs import filters, lab_figures
-from pages import _data, _model_cache, _router, _widgets
+from pages import _data, _model_cache, _router, _url, _widgets
 
 _router.ensure_router()
 
@@ -18,31 +18,31 @@ st.markdown(
     "only fine detail (the noise pattern), without colour or shape."
 )
 
-tab_images, tab_matrix = st.tabs(["Filtered images", "Train on filtered images"])
 
-with tab_images:
-    dataset = _data.decoded_dataset()
+def filtered_images():
+    dataset = _data.image_index()  # the committed CIFAKE is read image by image
     if dataset is None:
         _widgets.get_data_panel()
     else:
         c1, c2, c3 = st.columns(3)
-        chosen = c1.multiselect("Filters", list(filters.FILTERS), default=list(filters.FILTERS),
-                                format_func=lambda k: filters.FILTERS[k].label,
-                                key="filters_chosen")
-        class_id = c2.selectbox("CIFAR class", range(len(CLASS_NAMES)),
-                                format_func=lambda c: "All classes" if c == 0 else CLASS_NAMES[c],
-                                key="filters_class")
-        per_label = c3.slider("Images per label", 2, 8, 4, key="filters_n")
+        chosen = _url.bound(c1.multiselect, "Filters", list(filters.FILTERS),
+                            default=list(filters.FILTERS),
+                            format_func=lambda k: filters.FILTERS[k].label, key="filters")
+        class_id = _url.bound(c2.selectbox, "CIFAR class", range(len(CLASS_NAMES)),
+                              format_func=lambda c: "All classes" if c == 0 else CLASS_NAMES[c],
+                              key="class")
+        per_label = _url.bound(c3.slider, "Images per label", 2, 8, 4, key="n")
+        seed = _url.get_int("seed", 1 << 30) or 0
         if st.button("Reshuffle", icon=":material/shuffle:", key="filters_shuffle"):
-            st.session_state["filters_seed"] = int(np.random.default_rng().integers(1 << 30))
-        seed = st.session_state.get("filters_seed", 0)
+            seed = int(np.random.default_rng().integers(1 << 30))
+            _url.put("seed", seed)
         rows = np.concatenate([dataset.sample(per_label, seed=seed + label, split=1, label=label,
                                               class_index=class_id or None)
                                for label in (0, 1)])
         if not len(rows):
             st.warning("No test images of this class.")
         else:
-            images = dataset.images[rows]
+            images = _data.images(dataset, rows)
             captions = [_widgets.caption_for(dataset, r) for r in rows]
             st.markdown("**Original**")
             _widgets.image_grid(list(images), captions, columns=len(rows), scale=4)
@@ -52,7 +52,8 @@ with tab_images:
                 _widgets.image_grid(list(filters.apply_filter(key, images)), captions,
                                     columns=len(rows), scale=4)
 
-with tab_matrix:
+
+def matrix():
     report = _model_cache.lab_report(filters.REPORT)
     if report is None:
         st.info("No filter matrix yet: run `python -m core filters` (it trains one CNN per "
@@ -72,3 +73,11 @@ with tab_matrix:
             "Reference study: Gray World 50 %, Gaussian 95.3 %, median 92.9 %, SRM 85.5 % (trained "
             "and tested on the filter); its filter-trained models scored about 50 % on original "
             "images. Reproduce ours with `python -m core filters`.")
+
+
+# only the open tab runs
+TABS = {"Filtered images": filtered_images, "Train on filtered images": matrix}
+for tab, section in zip(_url.bound(st.tabs, list(TABS), key="tab"), TABS.values()):
+    if tab.open:
+        with tab:
+            section()

@@ -13,7 +13,7 @@ from core.labs import generalization, lab_figures
 from core.models.artifacts import read_report
 from core.models.fake_sources import SOURCES
 from core.models.generators import GENERATORS, GENERATORS_DIR, load_generator
-from pages import _data, _model_cache, _router, _widgets
+from pages import _data, _model_cache, _router, _url, _widgets
 
 _router.ensure_router()
 
@@ -121,9 +121,10 @@ def matrix_tab():
                 "`models/generalization.json`).")
     else:
         setup = report["setup"]
-        metric = st.segmented_control("Metric", ["auroc", "accuracy"], default="auroc",
-                                      format_func={"auroc": "AUROC", "accuracy": "Accuracy"}.get,
-                                      key="gen_metric") or "auroc"
+        metric = _url.bound(st.segmented_control, "Metric", ["auroc", "accuracy"],
+                            default="auroc",
+                            format_func={"auroc": "AUROC", "accuracy": "Accuracy"}.get,
+                            key="metric") or "auroc"
         st.plotly_chart(lab_figures.generalization_figure(report, metric), key="gen_matrix")
         for sentence in generalization.reading(report):
             st.markdown(f"- {sentence}")
@@ -144,7 +145,7 @@ def models_tab():
         names = list(shipped)
         default = [n for n in ("scanner", "flagship", "generalist", "generalist_novae")
                    if n in names] or names[:4]
-        chosen = st.multiselect("Models", names, default=default, key="gen_models")
+        chosen = _url.bound(st.multiselect, "Models", names, default=default, key="models")
         if chosen:
             st.plotly_chart(lab_figures.shipped_sources_figure(report, chosen), key="gen_bars")
         st.dataframe(pd.DataFrame([{
@@ -182,9 +183,10 @@ def fake_now_tab():
     else:
         detector = _model_cache.detector()
         c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+        seed = _url.get_int("seed", 2**31 - 1)
         if c1.button("Generate a fake", icon=":material/casino:", key="gen_now"):
-            st.session_state["gen_seed"] = int(np.random.default_rng().integers(0, 2**31 - 1))
-        seed = st.session_state.get("gen_seed")
+            seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+            _url.put("seed", seed)
         if seed is None:
             c2.caption("Press the button: our GAN draws one new 32x32 image (saved as JPEG q75, "
                        "like CIFAKE) and every model judges it.")
@@ -214,8 +216,8 @@ def fake_now_tab():
             if cnns:
                 from core.detect.explain import overlay
 
-                name = st.selectbox("Heat map of", cnns, key="gen_cam_model",
-                                    index=cnns.index("flagship") if "flagship" in cnns else 0)
+                name = _url.bound(st.selectbox, "Heat map of", cnns, key="heatmap",
+                                  index=cnns.index("flagship") if "flagship" in cnns else 0)
                 sha = detector.predictors[name].sha256
                 tools = _model_cache.explainer(name, sha)
                 heat = _model_cache.heatmap(image, name, sha, "Grad-CAM", tools.default_layer,
@@ -227,7 +229,7 @@ def fake_now_tab():
 # only the open tab runs (on_change="rerun"): the models load when a tab needs them
 TABS = {"Generators": generators_tab, "Cross-generator matrix": matrix_tab,
         "Generalist vs specialist": models_tab, "Generate a fake now": fake_now_tab}
-for tab, section in zip(st.tabs(list(TABS), key="generalization_tab", on_change="rerun"),
+for tab, section in zip(_url.bound(st.tabs, list(TABS), key="tab", on_change="rerun"),
                         TABS.values()):
     if tab.open:
         with tab:

@@ -8,7 +8,7 @@ import streamlit as st
 from core.data.sources import CLASS_NAMES, LABELS
 from core.models import comparison, comparison_figures
 from core.models.cards import model_card
-from pages import _data, _model_cache, _router, _widgets
+from pages import _data, _model_cache, _router, _url, _widgets
 
 _router.ensure_router()
 
@@ -54,24 +54,18 @@ if not limits.empty:
 
 by_name = {r["name"]: r for r in reports}
 names = list(board["model"])
-chosen = st.multiselect("Models to compare", names, default=names[:5], key="models_chosen")
-split = st.segmented_control("Test set", ["test", "leakfree_test"], default="test",
-                             format_func={"test": "Test (20,000)",
-                                          "leakfree_test": "Leak-free test"}.get,
-                             key="models_split") or "test"
+chosen = _url.bound(st.multiselect, "Models to compare", names, default=names[:5], key="models")
+split = _url.bound(st.segmented_control, "Test set", ["test", "leakfree_test"], default="test",
+                   format_func={"test": "Test (20,000)", "leakfree_test": "Leak-free test"}.get,
+                   key="test") or "test"
 selected = [by_name[n] for n in chosen]
 if not selected:
     st.info("Choose at least one model.")
     st.stop()
 
-(tab_card, tab_curves, tab_confusion, tab_class, tab_training, tab_sweep, tab_agree,
- tab_drill) = st.tabs([
-    "Model cards", "ROC & PR", "Confusion & calibration", "Per class", "Training", "PCA sweep",
-    "Agreement & ensemble", "Drill-down",
-])
 
-with tab_card:
-    name = st.selectbox("Model", chosen, key="card_model")
+def cards():
+    name = _url.bound(st.selectbox, "Model", chosen, key="card")
     report = by_name[name]
     left, right = st.columns([3, 2])
     for section, rows in model_card(report, _model_cache.lab_report("robustness.json")).items():
@@ -84,7 +78,8 @@ with tab_card:
         right.plotly_chart(comparison_figures.calibration_change_figure(report),
                            key="card_calibration")
 
-with tab_curves:
+
+def curves():
     st.markdown("**ROC**: how many fakes a model catches (up) for each share of real images it "
                 "wrongly flags (right); the area under it (AUROC, in the legend) is 1 for a "
                 "perfect ranking and 0.5 for a coin flip. **Precision-recall**: of the images "
@@ -93,7 +88,8 @@ with tab_curves:
     left.plotly_chart(comparison_figures.curves_figure(selected, "roc", split), key="roc")
     right.plotly_chart(comparison_figures.curves_figure(selected, "pr", split), key="pr")
 
-with tab_confusion:
+
+def confusion():
     st.markdown("**Confusion matrices** at each model's validation threshold: rows are the "
                 "truth, columns the verdict, with counts and the share of each true class.")
     cols = st.columns(min(len(selected), 3))
@@ -105,11 +101,13 @@ with tab_confusion:
                 "calibration error (ECE) is the average gap.")
     st.plotly_chart(comparison_figures.calibration_figure(selected, split), key="calibration")
 
-with tab_class:
+
+def per_class():
     st.markdown("**Accuracy per CIFAR class**: some classes are easier to fake convincingly.")
     st.plotly_chart(comparison_figures.per_class_figure(selected, split), key="per_class")
 
-with tab_training:
+
+def training():
     shown = False
     for report in selected:
         figure = comparison_figures.history_figure(report)
@@ -121,7 +119,8 @@ with tab_training:
     if not shown:
         st.info("The chosen models are not trained in epochs (classical models).")
 
-with tab_sweep:
+
+def pca_sweep():
     sweep = _model_cache.pca_sweep()
     if sweep is None:
         st.info("No PCA sweep yet: run `python -m core sweep pca`.")
@@ -131,8 +130,9 @@ with tab_sweep:
                     "reference study went from 71.4 % at 10 to 81.4 % at 1,024.")
         st.plotly_chart(comparison_figures.pca_sweep_figure(sweep), key="sweep")
 
-scores_file = _model_cache.test_scores()
-with tab_agree:
+
+def agreement():
+    scores_file = _model_cache.test_scores()
     if scores_file is None:
         st.info("No test scores yet: run `python -m core evaluate --all`.")
     else:
@@ -142,10 +142,11 @@ with tab_agree:
         st.markdown("**Agreement**: the share of test images on which two models give the same "
                     "verdict. Models that disagree often make different mistakes, so averaging "
                     "them can help.")
-        agreement = comparison.agreement_matrix(scores, thresholds)
-        st.plotly_chart(comparison_figures.agreement_figure(agreement), key="agreement")
-        members = st.multiselect("Ensemble members (average of P(FAKE), threshold 0.5)",
-                                 available, default=available[:3], key="ensemble")
+        matrix = comparison.agreement_matrix(scores, thresholds)
+        st.plotly_chart(comparison_figures.agreement_figure(matrix), key="agreement")
+        members = _url.bound(st.multiselect,
+                             "Ensemble members (average of P(FAKE), threshold 0.5)",
+                             available, default=available[:3], key="ensemble")
         if members:
             ens = comparison.ensemble_report(scores_file["scores"], members, scores_file["labels"],
                                              scores_file["classes"], scores_file["leakfree"])
@@ -155,16 +156,18 @@ with tab_agree:
                       f"{100 * ens['leakfree_test']['at_0.5']['accuracy']:.2f} %")
             c3.metric("AUROC", f"{ens['test']['roc_auc']:.4f}")
 
-with tab_drill:
+
+def drill_down():
+    scores_file = _model_cache.test_scores()
     if scores_file is None:
         st.info("No test scores yet: run `python -m core evaluate --all`.")
     else:
         c1, c2 = st.columns(2)
-        name = c1.selectbox("Model", [n for n in chosen if n in scores_file["scores"]],
-                            key="drill_model")
+        name = _url.bound(c1.selectbox, "Model", [n for n in chosen if n in scores_file["scores"]],
+                          key="drill")
         cells = {"most confident mistakes": None, "REAL called FAKE": (0, 1),
                  "FAKE called REAL": (1, 0), "REAL called REAL": (0, 0), "FAKE called FAKE": (1, 1)}
-        cell_name = c2.selectbox("Confusion cell", list(cells), key="drill_cell")
+        cell_name = _url.bound(c2.selectbox, "Confusion cell", list(cells), key="cell")
         if name:
             p = np.asarray(scores_file["scores"][name])
             positions = comparison.mistakes(p, np.asarray(scores_file["labels"]),
@@ -172,8 +175,8 @@ with tab_drill:
             st.caption(f"{len(positions)} images shown, most confident first "
                        f"(P(FAKE), threshold {by_name[name]['threshold']:.3f}).")
             paths = [scores_file["paths"][i] for i in positions]
-            dataset = _data.decoded_dataset()
-            if dataset is None:
+            index = _data.image_index()  # the committed CIFAKE is read row by row
+            if index is None:
                 st.dataframe(pd.DataFrame({
                     "file": paths, "P(FAKE)": p[positions],
                     "true": [LABELS[scores_file["labels"][i]] for i in positions],
@@ -181,7 +184,18 @@ with tab_drill:
                 }), hide_index=True)
                 st.info("Images need the CIFAKE dataset (see the Home page).")
             else:
-                rows = dataset.rows_of(paths)
-                _widgets.image_grid([dataset.images[r] for r in rows if r >= 0],
-                                    [f"{LABELS[dataset.labels[r]]} · P={p[i]:.3f}"
+                rows = index.rows_of(paths)
+                found = rows >= 0
+                _widgets.image_grid(list(_data.images(index, rows[found])),
+                                    [f"{LABELS[index.labels[r]]} · P={p[i]:.3f}"
                                      for r, i in zip(rows, positions) if r >= 0])
+
+
+# only the open tab runs
+TABS = {"Model cards": cards, "ROC & PR": curves, "Confusion & calibration": confusion,
+        "Per class": per_class, "Training": training, "PCA sweep": pca_sweep,
+        "Agreement & ensemble": agreement, "Drill-down": drill_down}
+for tab, section in zip(_url.bound(st.tabs, list(TABS), key="tab"), TABS.values()):
+    if tab.open:
+        with tab:
+            section()

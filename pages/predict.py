@@ -9,7 +9,7 @@ from core.data.sources import CLASS_NAMES, LABELS, read_member
 from core.detect import ood, verdict_figures
 from core.detect.detector import ENSEMBLE, INCONCLUSIVE_BAND, VIEWS, prepare, verdict
 from core.detect.explain import COLORMAPS, METHODS, overlay
-from pages import _data, _inside_view, _model_cache, _router, _widgets
+from pages import _data, _inside_view, _model_cache, _router, _url, _widgets
 
 _router.ensure_router()
 
@@ -31,8 +31,8 @@ if detector is None:
 
 # ---------------------------------------------------------------- input
 
-origin = st.segmented_control("Image from", ["Upload", "Camera", "Random test image"],
-                              default="Upload", key="check_origin") or "Upload"
+origin = _url.bound(st.segmented_control, "Image from", ["Upload", "Camera", "Random test image"],
+                    default="Upload", key="origin") or "Upload"
 candidates: list[tuple[str, bytes]] = []
 truth = None
 if origin == "Upload":
@@ -46,11 +46,11 @@ elif origin == "Camera":
     if shot is not None:
         candidates = [("camera.jpg", shot.getvalue())]
 else:
-    dataset = _data.decoded_dataset()
+    dataset = _data.image_index()  # the committed CIFAKE is read file by file, nothing decoded
     if dataset is None:
         _widgets.get_data_panel()
         st.stop()
-    row = _data.random_test_row(dataset, key="check_row")
+    row = _data.random_test_row(dataset, key="image")
     if row is None:
         st.stop()
     try:
@@ -85,8 +85,8 @@ name, data, image, info = readable[index]
 
 st.subheader("What the models see")
 size = detector.size
-view = st.segmented_control("Preprocessing", list(VIEWS), format_func=VIEWS.get,
-                            default="resize", key="check_view") or "resize"
+view = _url.bound(st.segmented_control, "Preprocessing", list(VIEWS),
+                  format_func=VIEWS.get, default="resize", key="view") or "resize"
 x = prepare(image, size, view)
 left, middle, right = st.columns([2, 1, 2])
 left.image(enlarge(image, max(1, 192 // max(image.shape[:2]))),
@@ -111,8 +111,8 @@ with right:
 # ---------------------------------------------------------------- verdicts
 
 st.subheader("Verdicts")
-band = st.slider("Inconclusive band (± around each model's threshold)", 0.0, 0.3,
-                 INCONCLUSIVE_BAND, 0.01, key="check_band",
+band = _url.bound(st.slider, "Inconclusive band (± around each model's threshold)", 0.0, 0.3,
+                  INCONCLUSIVE_BAND, 0.01, key="band",
                  help="A P(FAKE) this close to the model's validation-chosen threshold is "
                       "reported as inconclusive.")
 result = _model_cache.stability_of(detector, x)  # the verdicts and the stability check below
@@ -152,7 +152,7 @@ st.caption("Bars: each model's P(FAKE), coloured by its verdict. Black tick: the
 
 if min(image.shape[:2]) >= 2 * size:
     with st.expander("Tiled analysis (large image)", expanded=True):
-        grid = st.slider("Grid (regions per side)", 2, 8, 4, key="check_grid")
+        grid = _url.bound(st.slider, "Grid (regions per side)", 2, 8, 4, key="grid")
         tiles = _model_cache.tile_scores(detector, image, grid)
         st.plotly_chart(verdict_figures.tiles_figure(image, tiles), key="check_tiles")
         st.markdown(f"Each region is resized to {size}x{size} and scored by the ensemble. "
@@ -167,11 +167,11 @@ if not cnns:
     st.info("Heat maps need a CNN; none is loaded.")
 else:
     c1, c2, c3 = st.columns(3)
-    model_name = c1.selectbox("Model", cnns, key="check_cam_model")
+    model_name = _url.bound(c1.selectbox, "Model", cnns, key="model")
     sha = detector.predictors[model_name].sha256
     tools = _model_cache.explainer(model_name, sha)
-    layer = c2.selectbox("Layer", tools.layers, index=tools.layers.index(tools.default_layer),
-                         key="check_cam_layer",
+    layer = _url.bound(c2.selectbox, "Layer", tools.layers,
+                       index=tools.layers.index(tools.default_layer), key="layer",
                          help="The last convolution (default) shows where the evidence is; an "
                               "earlier layer gives finer, noisier maps.")
     # the side of the threshold the model's score is on (no inconclusive band)
@@ -180,9 +180,10 @@ else:
     target = c3.segmented_control("Evidence for", ["FAKE", "REAL"], default=model_verdict,
                                   key=f"check_cam_target_{name}_{model_name}") or model_verdict
     c4, c5, c6 = st.columns(3)
-    methods = c4.multiselect("Methods", METHODS, default=list(METHODS[:2]), key="check_methods")
-    opacity = c5.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="check_opacity")
-    colormap = c6.selectbox("Colour map", list(COLORMAPS), key="check_colormap")
+    methods = _url.bound(c4.multiselect, "Methods", METHODS, default=list(METHODS[:2]),
+                         key="methods")
+    opacity = _url.bound(c5.slider, "Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="opacity")
+    colormap = _url.bound(c6.selectbox, "Colour map", list(COLORMAPS), key="colormap")
     big = enlarge(x, max(1, 256 // size))
     columns = st.columns(max(len(methods), 1))
     for column, method in zip(columns, methods):

@@ -9,7 +9,7 @@ from core.data.imageio import enlarge
 from core.data.sources import CLASS_NAMES
 from core.labs import lab_figures, quiz
 from core.labs.quiz_store import QuizStore, QuizStoreError
-from pages import _data, _model_cache, _router, _widgets
+from pages import _data, _model_cache, _router, _url, _widgets
 
 _router.ensure_router()
 
@@ -32,14 +32,29 @@ except QuizStoreError as exc:  # CIFAKE_QUIZ_DB names no usable database
     st.stop()
 state = st.session_state.setdefault("quiz", {})
 
+# a link's round: quiz?quiz_code=ABC123 (and quiz_n, the number of images) opens it
+link_code = _url.get_text("quiz_code", quiz.normalise_code)
+link_n = _url.get_int("quiz_n", 31, start=6)
+
+
+def end_round() -> None:
+    state.clear()
+    _url.put("quiz_code", None)
+    _url.put("quiz_n", None)
+
+
 if not state.get("rows"):
+    if link_code:
+        st.info(f"Round **{link_code}** from your link: enter your name and press "
+                "**Start round**.", icon=":material/link:")
     with st.form("quiz_setup"):
         c1, c2, c3 = st.columns(3)
         player = c1.text_input("Your name (shown on the leaderboard)", max_chars=40)
-        code = c2.text_input("Round code (leave empty for a new round)", max_chars=12,
+        code = c2.text_input("Round code (leave empty for a new round)", value=link_code or "",
+                             max_chars=12,
                              help="Everyone who enters the same code sees the same images in "
                                   "the same order.")
-        n = c3.slider("Images", 6, 30, quiz.DEFAULT_ROUND_SIZE, 1)
+        n = c3.slider("Images", 6, 30, link_n or quiz.DEFAULT_ROUND_SIZE, 1)
         if st.form_submit_button("Start round", type="primary", icon=":material/play_arrow:"):
             try:
                 chosen = quiz.make_round(dataset, code or quiz.new_code(), n)
@@ -48,10 +63,13 @@ if not state.get("rows"):
             else:
                 state.update(player=player, code=chosen.code, rows=chosen.rows.tolist(),
                              labels=chosen.labels.tolist(), answers=[], saved=None)
+                _url.put("quiz_code", chosen.code)  # the link now opens this round
+                _url.put("quiz_n", len(chosen.rows))
                 st.rerun()
 else:
     rows, labels, answers = state["rows"], state["labels"], state["answers"]
-    st.caption(f"Round code **{state['code']}** · share it so others get the same images")
+    st.caption(f"Round code **{state['code']}** · share it, or this view's link, so others get "
+               "the same images")
     if len(answers) < len(rows):
         i = len(answers)
         st.progress(i / len(rows), text=f"Image {i + 1} of {len(rows)}")
@@ -64,7 +82,7 @@ else:
             answers.append(1)
             st.rerun()
         if st.button("Abandon round", key="quiz_abandon"):
-            state.clear()
+            end_round()
             st.rerun()
     else:
         images = dataset.images[rows]
@@ -100,7 +118,7 @@ else:
                                  f"{CLASS_NAMES[dataset.classes[rows[k]]]}"
                                  for k in mine.wrong], columns=8, scale=3)
         if st.button("Play another round", type="primary", key="quiz_again"):
-            state.clear()
+            end_round()
             st.rerun()
 
 st.subheader("The leaderboard")

@@ -7,7 +7,7 @@ from core.data.imageio import enlarge
 from core.data.sources import CLASS_NAMES, LABELS
 from core.detect import verdict_figures
 from core.labs import lab_figures, robustness
-from pages import _data, _model_cache, _router, _widgets
+from pages import _data, _model_cache, _router, _url, _widgets
 
 _router.ensure_router()
 
@@ -17,9 +17,8 @@ st.markdown(
     "resized and filtered. Here every model faces the same harmless-looking changes."
 )
 
-tab_curves, tab_live = st.tabs(["Battery (all test images)", "Try one image"])
 
-with tab_curves:
+def battery():
     report = _model_cache.lab_report(robustness.REPORT)
     if report is None:
         st.info("No robustness report yet: run `python -m core robustness` (writes "
@@ -29,10 +28,11 @@ with tab_curves:
         c1, c2 = st.columns([3, 1])
         default = ([n for n in names if n in ("flagship", "flagship_robust", "reference_cnn")]
                    or names)
-        chosen = c1.multiselect("Models", names, default=default, key="robust_models")
-        metric = c2.segmented_control("Metric", ["auroc", "accuracy"], default="auroc",
-                                      format_func={"auroc": "AUROC", "accuracy": "Accuracy"}.get,
-                                      key="robust_metric") or "auroc"
+        chosen = _url.bound(c1.multiselect, "Models", names, default=default, key="models")
+        metric = _url.bound(c2.segmented_control, "Metric", ["auroc", "accuracy"],
+                            default="auroc",
+                            format_func={"auroc": "AUROC", "accuracy": "Accuracy"}.get,
+                            key="metric") or "auroc"
         if chosen:
             st.plotly_chart(lab_figures.robustness_figure(report, chosen, metric),
                             key="robust_curves")
@@ -43,22 +43,24 @@ with tab_curves:
             "CNN kept AUROC 0.88 under JPEG q50, 0.80 under blur σ 1 and 0.80 under a 16-pixel "
             "rescale.")
 
-with tab_live:
+
+
+def one_image():
     dataset = _data.decoded_dataset()
     detector = _model_cache.detector() if dataset is not None else None
     if dataset is None:
         _widgets.get_data_panel()
     elif detector is not None:
-        row = _data.random_test_row(dataset, key="robust_row", leakfree=True)
+        row = _data.random_test_row(dataset, key="image", leakfree=True)
         if row is not None:
             c1, c2 = st.columns(2)
-            kind = c1.selectbox("Change", list(robustness.PERTURBATIONS),
-                                format_func=lambda k: robustness.PERTURBATIONS[k].label,
-                                key="robust_kind")
+            kind = _url.bound(c1.selectbox, "Change", list(robustness.PERTURBATIONS),
+                              format_func=lambda k: robustness.PERTURBATIONS[k].label,
+                              key="change")
             perturbation = robustness.PERTURBATIONS[kind]
             low, high, default, step = perturbation.slider
-            severity = c2.slider(perturbation.unit, low, high, default, step,
-                                 key=f"robust_severity_{kind}")
+            severity = _url.bound(c2.slider, perturbation.unit, low, high, default, step,
+                                  key=kind)  # one parameter per change: its own range
             image = dataset.images[row]
             changed = perturbation.apply(image[None], severity)[0]
             left, right, info = st.columns([1, 1, 2])
@@ -74,3 +76,11 @@ with tab_live:
                 verdict_figures.scores_frame(after, detector)), key="robust_scores")
             st.caption("P(FAKE) of every model on the changed image; move the slider and watch "
                        "the bars. Black tick: each model's threshold.")
+
+
+# only the open tab runs
+TABS = {"Battery (all test images)": battery, "Try one image": one_image}
+for tab, section in zip(_url.bound(st.tabs, list(TABS), key="tab"), TABS.values()):
+    if tab.open:
+        with tab:
+            section()

@@ -19,11 +19,9 @@ from core.detect.scanning import (
 from core.errors import DataError
 from core.labs import own_data
 from core.models import comparison_figures
-from pages import _model_cache, _router, _widgets
+from pages import _model_cache, _router, _url, _widgets
 
 _router.ensure_router()
-
-
 
 st.title("Batch scan")
 st.markdown(
@@ -45,17 +43,19 @@ files = st.file_uploader(
     help="Files stay in memory; nothing is saved.")
 left, right = st.columns(2)
 default_models = scan_models() or everything.names
-models = left.multiselect("Models", everything.names, default=default_models, key="scan_models",
-                          help=f"The default, {SCANNER}, scores thousands of images per "
-                          "second; add the flagship for the most accurate verdicts.")
-ensemble = right.multiselect(
-    "Ensemble (mean P(FAKE), decided at 0.5)", models,
-    default=[n for n in everything.ensemble if n in models] or models[:1], key="scan_ensemble")
+models = _url.bound(left.multiselect, "Models", everything.names, default=default_models,
+                    key="models",
+                    help=f"The default, {SCANNER}, scores thousands of images per "
+                         "second; add the flagship for the most accurate verdicts.")
+ensemble = _url.bound(
+    right.multiselect, "Ensemble (mean P(FAKE), decided at 0.5)", models,
+    default=[n for n in everything.ensemble if n in models] or models[:1], key="ensemble")
 c1, c2 = st.columns(2)
-view = c1.segmented_control("Preprocessing", list(VIEWS), format_func=VIEWS.get,
-                            default="resize", key="scan_view") or "resize"
-check = c2.toggle(f"Stability check ({len(STABILITY_CHECKS)} changed copies per image)",
-                  value=True, key="scan_stability")
+view = _url.bound(c1.segmented_control, "Preprocessing", list(VIEWS),
+                  format_func=VIEWS.get, default="resize", key="view") or "resize"
+check = _url.bound(c2.toggle,
+                   f"Stability check ({len(STABILITY_CHECKS)} changed copies per image)",
+                   value=True, key="stability")
 
 with st.expander("Evaluate on your own labelled images", icon=":material/rule:"):
     st.markdown("Upload a zip (or files) with `REAL/` and `FAKE/` folders, at any depth, any sizes "

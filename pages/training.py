@@ -14,16 +14,17 @@ from core.models import sweeps as sweeps_core
 from core.models.augment import AUGMENTATIONS
 from core.models.knobs import REFERENCE, Knobs
 from core.models.quicktrain import OPTIMIZERS, TrainSettings
-from pages import _data, _model_cache, _router, _widgets
+from pages import _data, _model_cache, _router, _url, _widgets
 
 _router.ensure_router()
 
-# widget key -> value of the "reference settings" (the student reports' CNN, a quick schedule)
+# knob (its widget key and URL parameter) -> the "reference settings", each knob's default: the
+# student reports' CNN on a quick schedule (images and size: the nearest the dataset allows)
 REFERENCE_SETTINGS = {
-    "tl_conv": REFERENCE.conv_blocks, "tl_filters": REFERENCE.filters,
-    "tl_dense": REFERENCE.dense_layers, "tl_neurons": REFERENCE.neurons, "tl_l2": REFERENCE.l2,
-    "tl_dropout": REFERENCE.dropout, "tl_augment": [], "tl_optimizer": "adam",
-    "tl_lr": 1e-3, "tl_epochs": 3, "tl_batch": 64, "tl_n_train": 5000, "tl_size": 32,
+    "conv": REFERENCE.conv_blocks, "filters": REFERENCE.filters,
+    "dense": REFERENCE.dense_layers, "neurons": REFERENCE.neurons, "l2": REFERENCE.l2,
+    "dropout": REFERENCE.dropout, "augment": [], "optimizer": "adam",
+    "lr": 1e-3, "epochs": 3, "batch": 64, "images": 5000, "size": 32,
 }
 TRAIN_SIZES = [1000, 2000, 5000, 10_000, 20_000, 45_000]
 
@@ -40,8 +41,8 @@ def active_run() -> Run | None:
     return next((r for r in reversed(runs()) if not r.finished), None)
 
 
-def use_reference() -> None:
-    st.session_state.update(REFERENCE_SETTINGS)
+def use_reference(defaults: dict) -> None:
+    st.session_state.update(defaults)
 
 
 def percent(x) -> str:
@@ -54,51 +55,59 @@ st.markdown(
     "trains, press **Start**, and follow its loss and accuracy as it learns. The other tabs show "
     "what the same knobs did in longer, reproducible sweeps, beside a published study.")
 
-tab_train, tab_sweeps, tab_curves = st.tabs(["Train a CNN", "Sweeps", "Learning curves"])
+# every tab runs (a live run's chart must keep its heartbeat); the open one is in the URL
+tab_train, tab_sweeps, tab_curves = _url.bound(st.tabs, ["Train a CNN", "Sweeps",
+                                                         "Learning curves"], key="tab")
 
 
 # ---------------------------------------------------------------- train live
 
 def knob_panel(pool: int, dataset_size: int) -> tuple[Knobs, TrainSettings] | None:
-    for key, value in REFERENCE_SETTINGS.items():
-        st.session_state.setdefault(key, value)
-    st.button("Reference settings", on_click=use_reference, icon=":material/restart_alt:",
+    sizes = [n for n in TRAIN_SIZES if n < pool] + [pool]
+    image_sizes = [s for s in (16, 24, 32, 64) if s <= dataset_size]
+    ref = {**REFERENCE_SETTINGS,  # the values this dataset allows
+           "images": min(sizes, key=lambda n: abs(n - REFERENCE_SETTINGS["images"])),
+           "size": REFERENCE_SETTINGS["size"] if 32 in image_sizes else image_sizes[-1]}
+    st.button("Reference settings", on_click=use_reference, args=(ref,),
+              icon=":material/restart_alt:",
               help="The student reports' CNN (Conv 32/64/128, Dense 128, 355,649 parameters) "
                    "on 5,000 images for 3 epochs: about a minute on two CPU cores.")
+
     c1, c2, c3 = st.columns(3)
     with c1:
         st.markdown("**Layers**")
-        conv = st.slider("Convolutional blocks", 1, 4, key="tl_conv")
-        filters = st.select_slider("Filters in the first block (doubling in each next)",
-                                   [8, 16, 32, 64], key="tl_filters")
-        dense = st.slider("Dense layers", 0, 4, key="tl_dense")
-        neurons = st.select_slider("Neurons per dense layer", [16, 32, 64, 128, 256, 512],
-                                   key="tl_neurons", disabled=dense == 0)
+        conv = _url.bound(st.slider, "Convolutional blocks", 1, 4, ref["conv"], key="conv")
+        filters = _url.bound(st.select_slider,
+                             "Filters in the first block (doubling in each next)",
+                             [8, 16, 32, 64], ref["filters"], key="filters")
+        dense = _url.bound(st.slider, "Dense layers", 0, 4, ref["dense"], key="dense")
+        neurons = _url.bound(st.select_slider, "Neurons per dense layer",
+                             [16, 32, 64, 128, 256, 512], ref["neurons"], key="neurons",
+                             disabled=dense == 0)
     with c2:
         st.markdown("**Regularisation**")
-        l2 = st.select_slider("L2 strength", [0.0, 1e-4, 1e-3, 1e-2, 1e-1], key="tl_l2",
-                              format_func=lambda v: f"{v:g}")
-        dropout = st.select_slider("Dropout", [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
-                                   key="tl_dropout")
-        augment = st.multiselect("Augmentation", AUGMENTATIONS, key="tl_augment",
-                                 help="Random changes to each training batch (flip: mirror, "
-                                      "crop: shift by up to 4 pixels, jpeg: re-save...).")
+        l2 = _url.bound(st.select_slider, "L2 strength", [0.0, 1e-4, 1e-3, 1e-2, 1e-1],
+                        ref["l2"], key="l2", format_func=lambda v: f"{v:g}")
+        dropout = _url.bound(st.select_slider, "Dropout", [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+                             ref["dropout"], key="dropout")
+        augment = _url.bound(st.multiselect, "Augmentation", AUGMENTATIONS, ref["augment"],
+                             key="augment",
+                             help="Random changes to each training batch (flip: mirror, "
+                                  "crop: shift by up to 4 pixels, jpeg: re-save...).")
     with c3:
         st.markdown("**Training**")
-        optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="tl_optimizer")
-        lr = st.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], key="tl_lr",
-                              format_func=lambda v: f"{v:g}")
-        epochs = st.slider("Epochs", 1, 20, key="tl_epochs")
-        batch = st.select_slider("Batch size", [16, 32, 64, 128, 256], key="tl_batch")
-        sizes = [n for n in TRAIN_SIZES if n < pool] + [pool]
-        if st.session_state["tl_n_train"] not in sizes:
-            st.session_state["tl_n_train"] = min(sizes, key=lambda n: abs(n - 5000))
-        n_train = st.select_slider("Training images", sizes, key="tl_n_train",
-                                   format_func=lambda n: f"{n:,}" + (" (all)" if n == pool else ""))
-        image_sizes = [s for s in (16, 24, 32, 64) if s <= dataset_size]
-        if st.session_state["tl_size"] not in image_sizes:
-            st.session_state["tl_size"] = image_sizes[-1]
-        size = st.select_slider("Image size (pixels)", image_sizes, key="tl_size")
+        optimizer = _url.bound(st.selectbox, "Optimizer", OPTIMIZERS,
+                               OPTIMIZERS.index(ref["optimizer"]), key="optimizer")
+        lr = _url.bound(st.select_slider, "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
+                        ref["lr"], key="lr", format_func=lambda v: f"{v:g}")
+        epochs = _url.bound(st.slider, "Epochs", 1, 20, ref["epochs"], key="epochs")
+        batch = _url.bound(st.select_slider, "Batch size", [16, 32, 64, 128, 256], ref["batch"],
+                           key="batch")
+        n_train = _url.bound(st.select_slider, "Training images", sizes, ref["images"],
+                             key="images",
+                             format_func=lambda n: f"{n:,}" + (" (all)" if n == pool else ""))
+        size = _url.bound(st.select_slider, "Image size (pixels)", image_sizes, ref["size"],
+                          key="size")
     try:
         knobs = Knobs(conv_blocks=conv, filters=filters, dense_layers=dense, neurons=neurons,
                       l2=l2, dropout=dropout)

@@ -206,3 +206,21 @@ def save_lab_model(folder: Path, name: str = "lab_cnn"):
     run.join(120)
     save_run(run, name, dataset, models_dir=folder / "models")
     return folder / "models", name, dataset
+# --- the app in AppTest ------------------------------------------------------------------------
+
+
+def grid_captions(at) -> list[str]:
+    """The captions of every image of the page's image grids (one HTML element each), in order."""
+    import html
+    import re
+
+    return [html.unescape(c) for e in at.get("html")
+            for c in re.findall(r"<figcaption[^>]*>(.*?)</figcaption>", e.proto.body)]
+
+
+def open_tab(at, tab: str, key: str = "tab"):
+    """Switch the page's tabs (kept in the URL under ``key``) to ``tab`` for the next run, as a
+    click does: the widget's value and the URL together."""
+    at.session_state[key] = tab
+    at.query_params[key] = tab
+    return at

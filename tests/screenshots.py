@@ -126,6 +126,25 @@ TRAINING_RUN = [("training", [
     ("wait:20", "Validation accuracy", "training-live"),
     ("wait:120", "Save this run as a model", "training-result"),
 ])]
+# views opened from a link (a query string, needs the dataset): "expect:Label=value;..." checks
+# that the widget with that label shows the link's value
+LINK_VIEWS = [
+    ("dataset?class=ship&label=FAKE&count=24&seed=3", [
+        ("expect:CIFAR class=ship;Label=FAKE;Images=24", ("FAKE · ship", "seed=3"),
+         "link-dataset")]),
+    ("models?models=flagship&models=scanner&test=Leak-free+test&tab=Per+class", [
+        ("expect:Models to compare=scanner", "Accuracy per CIFAR class", "link-models")]),
+    ("predict?origin=Random+test+image&image=123&band=0.2&methods=SmoothGrad", [
+        ("expect:Inconclusive band=0.20;Methods=SmoothGrad", ("Test image no. 123",
+                                                             "SmoothGrad ·"), "link-predict")]),
+    ("robustness?tab=Try+one+image&image=7&change=Gaussian+blur&blur=2", [
+        ("expect:Change=Gaussian blur;sigma=2", "Gaussian blur: 2", "link-robustness")]),
+    ("training?conv=2&epochs=5&augment=flip", [
+        ("expect:Convolutional blocks=2;Epochs=5;Augmentation=flip", "Training lab",
+         "link-training")]),
+    ("quiz?quiz_code=ABC123&quiz_n=8", [("expect:Images=8", "from your link", "link-quiz")]),
+    ("dataset?class=zebra&tab=Nope", [(None, "is not available here", "link-refused")]),
+]
 UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
 # The README's pictures (--docs): (url path, actions, text(s) that must appear, text scrolled to
 # the top, file name), shot at DOC_VIEWPORT and clipped to the main area. Only pixels of the
@@ -139,6 +158,8 @@ DOC_VIEWS = [
 ]
 DOC_VIEWPORT = {"width": 1280, "height": 800}
 DOC_IMAGES = ROOT / "docs" / "images"
+WIDGETS = ", ".join(f'[data-testid="{kind}"]' for kind in (
+    "stSelectbox", "stMultiSelect", "stSlider", "stTextInput", "stNumberInput"))
 
 
 @contextmanager
@@ -223,8 +244,18 @@ def write_uploads(folder: Path) -> Path:
 
 def run_action(page, action: str | None, uploads: Path) -> None:
     """One step of a view: None (just look), a tab name, "lasso", "upload:a.jpg,b.jpg",
-    "button:Label" or "wait:SECONDS"."""
+    "button:Label", "wait:SECONDS" or "expect:Label=value;..." (no action: each widget with
+    that label must show that value)."""
     if action is None:
+        return
+    if action.startswith("expect:"):
+        for check in action.removeprefix("expect:").split(";"):
+            label, value = check.split("=", 1)
+            shown = page.locator(WIDGETS).filter(has_text=label).first.evaluate(
+                "e => [e.innerText, ...[...e.querySelectorAll('input')].map(i => i.value)]"
+                ".join(' ')")
+            if value not in shown:
+                raise AssertionError(f"{label}: expected {value!r} in the widget, saw {shown!r}")
         return
     if action == "lasso":
         lasso_select(page)
@@ -334,6 +365,8 @@ def main() -> None:
                              "(CIFAKE_PATH set to an empty folder)")
     parser.add_argument("--docs", action="store_true",
                         help=f"write the README's pictures (DOC_VIEWS) to {DOC_IMAGES}")
+    parser.add_argument("--links", action="store_true",
+                        help="the views opened from links (LINK_VIEWS) instead")
     args = parser.parse_args()
     if args.docs:
         for path in capture_docs(port=args.port):
@@ -343,7 +376,8 @@ def main() -> None:
     if args.no_data:
         empty = Path(tempfile.mkdtemp(prefix="no-cifake-"))
         env, prefix = {"CIFAKE_PATH": str(empty)}, "nodata-"
-    for path in capture(Path(args.out), port=args.port, env=env, prefix=prefix):
+    views = LINK_VIEWS if args.links else VIEWS
+    for path in capture(Path(args.out), port=args.port, env=env, prefix=prefix, views=views):
         print(path)
 
 

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import REPO_ROOT, bad_input_battery, cifake_files, write_tree
+from helpers import (
+    REPO_ROOT,
+    bad_input_battery,
+    cifake_files,
+    grid_captions,
+    open_tab,
+    write_tree,
+)
 from streamlit.testing.v1 import AppTest
 
 APP = str(REPO_ROOT / "streamlit_app.py")
@@ -53,7 +60,7 @@ PIXEL_CHARTS = 5  # the Pixels & colour tab: intensities and four colour histogr
 def open_dataset_page(at: AppTest, tab: str | None = None) -> AppTest:
     """The Dataset page, on ``tab`` when given (only the open tab runs)."""
     if tab is not None:
-        at.session_state["dataset_tab"] = tab
+        open_tab(at, tab)
     at.run()
     at.switch_page("pages/dataset.py")
     return at.run()
@@ -91,11 +98,11 @@ def test_dataset_page_without_data_uses_committed_statistics(tmp_path):
     # every statistics tab draws from the committed numbers
     charts = {}
     for tab in ("Pixels & colour", "Blur & background", "Box plots", "Spectrum", "Embedding map"):
-        at.session_state["dataset_tab"] = tab
+        open_tab(at, tab)
         at.run()
         assert not at.exception
         charts[tab] = at.get("plotly_chart")
-        assert len(at.get("image")) == 0
+        assert grid_captions(at) == []
     assert [len(c) for c in charts.values()] == [5, 2, 2, 2, 1]
     # the committed embedding is drawn with all 2,000 points
     scatter = json.loads(charts["Embedding map"][0].proto.spec)
@@ -105,7 +112,7 @@ def test_dataset_page_without_data_uses_committed_statistics(tmp_path):
 def test_dataset_page_class_filter_changes_statistics(tmp_path):
     at = open_dataset_page(app(str(tmp_path)), "Pixels & colour")
     before = at.get("plotly_chart")[0].proto.spec
-    at.selectbox(key="dataset_class").set_value("ship").run()
+    at.selectbox(key="class").set_value("ship").run()
     assert not at.exception
     after = at.get("plotly_chart")[0].proto.spec
     assert before != after
@@ -121,15 +128,15 @@ def test_dataset_page_with_tiny_folder_shows_images_and_skipped_file(tmp_path):
     assert not at.exception
     assert "120 images at 32x32" in texts(at, "caption")
     assert "1 file(s) skipped" in " ".join(e.label for e in at.expander)
-    assert len(at.get("image")) >= 48  # the sample grid (120 images available, 48 shown)
-    # reshuffling draws a different sample
-    first = [img.proto.imgs[0].caption for img in at.get("image")[:48]]
+    assert len(grid_captions(at)) == 48  # the sample grid (120 images available, 48 shown)
+    # reshuffling draws a different sample (and keeps its seed in the URL)
+    first = grid_captions(at)
     at.button[0].click().run()
-    assert [img.proto.imgs[0].caption for img in at.get("image")[:48]] != first
-    at.selectbox(key="grid_label").set_value("FAKE").run()
-    captions = [img.proto.imgs[0].caption for img in at.get("image")[:48]]
+    assert grid_captions(at) != first and at.query_params["seed"] == "1"
+    at.selectbox(key="label").set_value("FAKE").run()
+    captions = grid_captions(at)
     assert captions and all(c.startswith("FAKE") for c in captions)
-    at.session_state["dataset_tab"] = "Duplicates & leak"
+    open_tab(at, "Duplicates & leak")
     at.run()
     assert not at.exception
     assert metrics(at)["Test images leaked from train"] == "0"
@@ -147,12 +154,12 @@ def test_home_and_dataset_with_real_cifake(cifake_zip):
     assert not at.exception
     assert "120,000 images at 32x32" in texts(at, "caption")
     assert "the CIFAKE of the committed summary" in texts(at, "caption")
-    assert len(at.get("image")) >= 48
-    at.session_state["dataset_tab"] = "Duplicates & leak"
+    assert len(grid_captions(at)) == 48
+    open_tab(at, "Duplicates & leak")
     at.run()
     assert metrics(at)["Test images leaked from train"] == "378"
-    assert len(at.get("image")) == 24  # 12 leaked pairs, read from the zip by path
-    at.session_state["dataset_tab"] = "Pixels & colour"
+    assert len(grid_captions(at)) == 24  # 12 leaked pairs, read from the zip by path
+    open_tab(at, "Pixels & colour")
     at.run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == PIXEL_CHARTS
@@ -177,12 +184,19 @@ def test_model_comparison_page_shows_the_committed_leaderboard(tmp_path):
     assert limits.loc["flagship", "stable %"] == pytest.approx(
         100 * (1 - stability["flagship"]["unstable_share"]))
     assert 0 < limits.loc["flagship", "flagged off-distribution %"] <= 5
-    # ROC and PR curves, confusion matrices, reliability and per-class charts are drawn
-    assert len(at.get("plotly_chart")) >= 5
-    at.multiselect(key="models_chosen").set_value([leaderboard[0]["name"]]).run()
+    # only the open tab runs: the model card's calibration, then each tab's charts when opened
+    assert len(at.get("plotly_chart")) == 1
+    for tab, charts in (("ROC & PR", 2), ("Confusion & calibration", 5 + 1), ("Per class", 1)):
+        open_tab(at, tab).run()
+        assert not at.exception
+        assert len(at.get("plotly_chart")) == charts, tab
+    at.multiselect(key="models").set_value([leaderboard[0]["name"]])
+    open_tab(at, "ROC & PR").run()
     assert not at.exception
-    card_calibration, roc = (json.loads(c.proto.spec) for c in at.get("plotly_chart")[:2])
+    roc = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert roc["data"][0]["name"].startswith(leaderboard[0]["name"])
+    open_tab(at, "Model cards").run()
+    card_calibration = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [t["name"].split(" (")[0] for t in card_calibration["data"]] == \
         ["perfect", "before", "after"]
 
@@ -194,7 +208,7 @@ def test_model_card_shows_a_report(tmp_path):
     at = app(str(tmp_path)).run()
     at.switch_page("pages/models.py")
     at.run()
-    at.selectbox(key="card_model").set_value("flagship").run()
+    at.selectbox(key="card").set_value("flagship").run()
     assert not at.exception
     sections = [m.value.strip("*") for m in at.markdown if m.value.startswith("**")]
     for section in ("What it is", "Data and training", "Metrics (test, with the leak-free twin)",
@@ -218,7 +232,7 @@ def test_check_page_without_data_explains_inputs(tmp_path):
     at.run()
     assert not at.exception
     assert "Upload an image" in texts(at, "info")
-    at.segmented_control(key="check_origin").set_value("Random test image").run()
+    at.segmented_control(key="origin").set_value("Random test image").run()
     assert not at.exception
     assert "To see images, get CIFAKE" in texts(at, "markdown")
 
@@ -232,11 +246,11 @@ def test_check_page_random_test_image_with_real_cifake(cifake_zip):
     at = app(str(cifake_zip)).run()
     at.switch_page("pages/predict.py")
     at.run()
-    at.segmented_control(key="check_origin").set_value("Random test image").run()
-    at.button(key="check_row_random_1").click().run()  # a random FAKE
+    at.segmented_control(key="origin").set_value("Random test image").run()
+    at.button(key="image_random_1").click().run()  # a random FAKE
     assert not at.exception
-    _, row = at.session_state["check_row"]
     dataset = load_dataset(cifake_zip)
+    row = np.flatnonzero(dataset.splits == 1)[int(at.query_params["image"])]  # kept in the URL
     assert dataset.splits[row] == 1 and dataset.labels[row] == 1
     shown_verdict = re.search(r"Ensemble verdict: :\w+\[([^\]]+)\]", texts(at, "markdown")).group(1)
     # an off-distribution input abstains; the truth is told against what the models would say
@@ -267,13 +281,16 @@ def test_check_page_random_test_image_with_real_cifake(cifake_zip):
 
 
 def test_lab_pages_without_data_explain_what_they_need(tmp_path):
-    at = app(str(tmp_path)).run()
-    for page, kind, expected in [("pages/filters.py", "markdown", "Gray World"),
-                                 ("pages/robustness.py", "title", "Robustness lab"),
-                                 ("pages/adversarial.py", "markdown", "FGSM"),
-                                 ("pages/generalization.py", "markdown", "never saw"),
-                                 ("pages/quiz.py", "title", "Human vs machine")]:
+    for page, kind, expected, tab in [
+            ("pages/filters.py", "markdown", "Gray World", None),
+            ("pages/robustness.py", "title", "Robustness lab", "Try one image"),
+            ("pages/adversarial.py", "markdown", "FGSM", None),
+            ("pages/generalization.py", "markdown", "never saw", None),
+            ("pages/quiz.py", "title", "Human vs machine", None)]:
+        at = app(str(tmp_path)).run()  # a visitor opening the page (pages share URL names)
         at.switch_page(page)
+        if tab:
+            open_tab(at, tab)
         at.run()
         assert not at.exception, page
         assert expected in texts(at, kind), page
@@ -284,16 +301,20 @@ def test_lab_pages_without_data_explain_what_they_need(tmp_path):
 def test_robustness_slider_moves_the_scores(cifake_zip):
     from core.data.dataset import load_dataset
     from core.data.perturb import blur
+    from core.data.quality import leakfree_test_mask
     from core.models.artifacts import load_predictor
 
     at = app(str(cifake_zip)).run()
     at.switch_page("pages/robustness.py")
     at.run()
-    at.selectbox(key="robust_kind").set_value("blur").run()
-    at.slider(key="robust_severity_blur").set_value(2.0).run()
+    open_tab(at, "Try one image")
+    at.run()
+    at.selectbox(key="change").set_value("blur").run()
+    at.slider(key="blur").set_value(2.0).run()
     assert not at.exception
-    _, row = at.session_state["robust_row"]
-    image = load_dataset(cifake_zip).images[row]
+    dataset = load_dataset(cifake_zip)
+    leakfree = np.flatnonzero(leakfree_test_mask(dataset.hashes, dataset.splits))
+    image = dataset.images[leakfree[int(at.query_params["image"])]]  # kept in the URL
     bars = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]
     shown = dict(zip(bars["y"], array(bars["x"])))
     expected = load_predictor("reference_cnn").predict(blur(image[None], 2.0))[0]
@@ -304,19 +325,22 @@ def test_robustness_slider_moves_the_scores(cifake_zip):
 @pytest.mark.real_data
 def test_adversarial_attack_flips_a_fake(cifake_zip):
     from core.data.dataset import load_dataset
+    from core.data.quality import leakfree_test_mask
     from core.labs.adversarial import attack_image
     from core.models.artifacts import load_predictor
 
     dataset = load_dataset(cifake_zip)
     [row] = dataset.rows_of(["test/FAKE/10.jpg"])  # a leak-free test FAKE
     expected = attack_image(load_predictor("reference_cnn"), dataset.images[row], 1, "fgsm", 8.0)
+    number = int(np.searchsorted(np.flatnonzero(leakfree_test_mask(dataset.hashes,
+                                                                   dataset.splits)), row))
     at = app(str(cifake_zip))
-    at.session_state["adv_row"] = (dataset.fingerprint, int(row))  # instead of a random draw
     at.run()
     at.switch_page("pages/adversarial.py")
+    at.query_params["image"] = str(number)  # a link to this image instead of a random draw
     at.run()
-    at.selectbox(key="adv_model").set_value("reference_cnn").run()
-    at.slider(key="adv_epsilon").set_value(8.0).run()
+    at.selectbox(key="model").set_value("reference_cnn").run()
+    at.slider(key="epsilon").set_value(8.0).run()
     assert not at.exception
     assert metrics(at) == {"True label": "FAKE · airplane",
                            "P(FAKE) before: FAKE": f"{expected.p_before:.3f}",
@@ -477,16 +501,16 @@ import json, sys
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file(sys.argv[1], default_timeout=300)
 at.session_state["data_path"] = sys.argv[2]
-at.session_state["dataset_tab"] = "Embedding map"
+at.session_state["tab"] = "Embedding map"
 at.run()
 at.switch_page("pages/dataset.py")
 at.run()
-space = at.selectbox(key="embed_space")
+space = at.selectbox(key="space")
 before = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
 space.set_value(next(s for s in space.options if s.startswith("CNN: lenet"))).run()
 print(json.dumps({"exceptions": [str(e.value) for e in at.exception], "options": space.options,
                   "before": before, "after": "tensorflow" in sys.modules,
-                  "embedded": at.session_state["embed_space"]}))
+                  "embedded": at.session_state["space"]}))
 """
 
 
@@ -533,15 +557,15 @@ def test_dataset_page_with_the_summary_data_decodes_nothing(tmp_path, monkeypatc
     at = open_dataset_page(app(str(folder)))
     assert not at.exception
     assert "the CIFAKE of the committed summary" in texts(at, "caption")
-    assert len(at.get("image")) == 48  # the sample grid, read file by file
-    at.session_state["dataset_tab"] = "Pixels & colour"
+    assert len(grid_captions(at)) == 48  # the sample grid, read file by file
+    open_tab(at, "Pixels & colour")
     at.run()
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     expected = np.asarray(summary.group("all", "REAL")["pixel_hist"][0])
     assert array(spec["data"][0]["y"]) == pytest.approx(expected / expected.sum(), rel=1e-6)
-    at.session_state["dataset_tab"] = "Blur & background"
+    open_tab(at, "Blur & background")
     at.run()
-    assert len(at.get("image")) == 24  # the top background scores, by path
+    assert len(grid_captions(at)) == 24  # the top background scores, by path
     assert not at.exception and heavy == []
 
 
@@ -570,7 +594,7 @@ def test_generalization_lab_matrix_and_a_fake_made_on_the_spot(tmp_path):
 
     at = app(str(tmp_path))
     at.default_timeout = 120
-    at.session_state["generalization_tab"] = "Cross-generator matrix"
+    open_tab(at, "Cross-generator matrix")
     at.run()
     at.switch_page("pages/generalization.py")
     at.run()
@@ -582,11 +606,11 @@ def test_generalization_lab_matrix_and_a_fake_made_on_the_spot(tmp_path):
                         for row in report["matrix"]])
     assert "on sources it never saw" in texts(at, "markdown")
     # generate a fake: every model judges exactly the GAN's image for that seed
-    at.session_state["generalization_tab"] = "Generate a fake now"
+    open_tab(at, "Generate a fake now")
     at.run()
     at.button(key="gen_now").click().run()
     assert not at.exception
-    seed = at.session_state["gen_seed"]
+    seed = int(at.query_params["seed"])  # kept in the URL
     image = load_generator("gan").sample(1, seed=seed)
     bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
     shown = dict(zip(bars["y"], array(bars["x"])))

@@ -147,14 +147,10 @@ def test_check_an_image_links_here_with_the_same_image_and_model(cifake_zip):
     at.run()
     at.switch_page("pages/predict.py")
     at.run()
-    at.segmented_control(key="check_origin").set_value("Random test image").run()
-    _, row = at.session_state["check_row"]
+    at.segmented_control(key="origin").set_value("Random test image").run()
+    number = at.query_params["image"]  # the image's number among the test images
     link = next(e for e in at.get("page_link") if "inside the CNN" in e.proto.label)
-    from core.data.dataset import load_dataset
-
-    dataset = load_dataset(cifake_zip)
     model = at.selectbox(key="check_cam_model").value
     from urllib.parse import parse_qsl
 
-    assert dict(parse_qsl(link.proto.query_string)) == {
-        "model": model, "image": str(int((dataset.splits[:row] == 1).sum()))}
+    assert dict(parse_qsl(link.proto.query_string)) == {"model": model, "image": str(number)}

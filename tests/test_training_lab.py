@@ -216,8 +216,8 @@ def test_the_page_shows_the_committed_sweeps_and_curves(tmp_path):
 @pytest.mark.slow
 def test_the_page_trains_a_tiny_model(tiny_dataset):
     at = open_page(tiny_dataset.source)
-    for key, value in {"tl_conv": 2, "tl_filters": 8, "tl_dense": 1, "tl_neurons": 16,
-                       "tl_epochs": 1, "tl_batch": 32}.items():
+    for key, value in {"conv": 2, "filters": 8, "dense": 1, "neurons": 16,
+                       "epochs": 1, "batch": 32}.items():
         at.session_state[key] = value
     at.run()
     next(b for b in at.button if b.label == "Start").click()
