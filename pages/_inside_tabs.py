@@ -4,6 +4,7 @@ figures)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -17,6 +18,7 @@ from core.detect.inside import Activations, Block, Inside, layer_label, stronges
 from core.detect.inside_conv import filters_of
 from core.detect.inside_images import colour, filter_tiles, grid, kernel_grid, map_grid
 from core.models.artifacts import Predictor
+from pages import _url
 from pages._widgets import escape_markdown
 
 MAP_KINDS = ("prep", "conv", "res", "pool", "gap", "dense")  # blocks with channels to look at
@@ -37,9 +39,13 @@ class Keys:
     def __call__(self, name: str) -> str:
         return name if self.url and name in URL_PARAMS else f"{self.prefix}_{name}"
 
-    @property
-    def bind(self) -> str | None:
-        return "query-params" if self.url else None
+    def widget(self, make: Callable, *args, name: str, **kwargs):
+        """``make(*args, **kwargs)`` keyed for this view: on the page, a URL parameter's widget
+        is bound to the URL (a refused link value named in a notice: ``_url.bound``); otherwise
+        its key carries the view's prefix."""
+        if self.url and name in URL_PARAMS:
+            return _url.bound(make, *args, key=name, **kwargs)
+        return make(*args, key=self(name), **kwargs)
 
 
 @dataclass(frozen=True)
@@ -57,15 +63,6 @@ class Opened:
 
 # ---------------------------------------------------------------- shared
 
-def url_notice(keys: Keys, name: str, valid) -> None:
-    """A one-line notice when the URL asks for a value that does not exist here (the widget
-    then drops it and shows its default)."""
-    if keys.url and name in st.query_params and not valid(st.query_params.get(name)):
-        st.caption(f":material/link_off: The link's {name} = "
-                   f"`{escape_markdown(st.query_params.get(name))[:40]}` is not available "
-                   "here; showing the default.")
-
-
 def pick_block(opened: Opened, layer: str | None) -> Block:
     """The block select box, by block title (kept in the URL as ``layer``, e.g. "Residual
     block 2"); changing it resets the channel. ``layer`` is a block's id or title."""
@@ -75,9 +72,8 @@ def pick_block(opened: Opened, layer: str | None) -> Block:
     by_id = {b.id: title for title, b in blocks.items()}
     default = by_id.get(layer, layer) if by_id.get(layer, layer) in blocks else next(
         (t for t, b in blocks.items() if b.kind in ("conv", "res")), titles[0])
-    url_notice(keys, keys("layer"), lambda v: v in blocks)
-    chosen = st.selectbox(
-        "Block", titles, index=titles.index(default), key=keys("layer"), bind=keys.bind,
+    chosen = keys.widget(
+        st.selectbox, "Block", titles, index=titles.index(default), name="layer",
         on_change=_forget, args=(keys("channel"),),
         help="Each block's output: " + "; ".join(
             f"{t}: {'×'.join(map(str, b.output_shape))}" for t, b in blocks.items()))
@@ -95,12 +91,11 @@ def pick_channel(opened: Opened, block: Block, channel: int | None) -> int:
     key, n = keys("channel"), block.channels
     if isinstance(st.session_state.get(key), (int, float)) and st.session_state[key] >= n:
         st.session_state[key] = None
-    url_notice(keys, key, lambda v: v.isdigit() and int(v) < n)
     what = "Channel" if block.spatial else "Feature"
-    value = st.number_input(
-        f"{what} (0–{n - 1})", 0, n - 1,
-        value=channel if channel is not None and 0 <= channel < n else None, key=key,
-        bind=keys.bind, placeholder=f"strongest: {strongest(opened, block.id)}",
+    value = keys.widget(
+        st.number_input, f"{what} (0–{n - 1})", 0, n - 1,
+        value=channel if channel is not None and 0 <= channel < n else None, name="channel",
+        placeholder=f"strongest: {strongest(opened, block.id)}",
         help="Empty: the one with the highest mean activation on this image.")
     return strongest(opened, block.id) if value is None else int(value)
 

@@ -18,7 +18,7 @@ from core.detect.detector import prepare, verdict
 from core.detect.inside import PARTS, Activations, Inside
 from core.models.artifacts import MODELS_DIR, Predictor, list_reports, load_predictor
 from pages import _data, _inside_channels, _inside_convolution, _inside_tabs, _widgets
-from pages._inside_tabs import Keys, Opened, url_notice
+from pages._inside_tabs import Keys, Opened
 
 TABS = PARTS
 SOURCES = ("Test image", "Upload")
@@ -100,7 +100,7 @@ def render(*, model: str | None = None, image: np.ndarray | None = None,
     acts = _activations(x, name, version, inside)
     opened = Opened(name, predictor, inside, x, acts, float(report.get("threshold", 0.5)), keys)
     _summary(opened, truth, source_name, report)
-    chosen = st.tabs(list(TABS), key=keys("tab"), bind=keys.bind, on_change="rerun",
+    chosen = keys.widget(st.tabs, list(TABS), name="tab", on_change="rerun",
                      default=tab if tab in TABS else None)
     for container, title in zip(chosen, TABS):
         if container.open:
@@ -124,10 +124,9 @@ def link_params(model: str, *, path: str | None = None,
 
 def _select_model(column, names: list[str], default: str, keys: Keys) -> str:
     with column:
-        url_notice(keys, keys("model"), lambda v: v in names)
-        return st.selectbox("Model", names, index=names.index(default), key=keys("model"),
-                            bind=keys.bind, help="Every CNN in models/: the shipped ones and "
-                                                 "any saved from the Training lab.")
+        return keys.widget(st.selectbox, "Model", names, index=names.index(default),
+                           name="model", help="Every CNN in models/: the shipped ones and any "
+                                              "saved from the Training lab.")
 
 
 def _pick_image(left, right, image: np.ndarray | None, index: int | None, keys: Keys):
@@ -137,9 +136,8 @@ def _pick_image(left, right, image: np.ndarray | None, index: int | None, keys: 
         return image, None, "the image of this step"
     rows = _data.image_index()
     with left:
-        url_notice(keys, keys("source"), lambda v: v in SOURCES)
-        source = st.segmented_control(
-            "Image", SOURCES, key=keys("source"), bind=keys.bind,
+        source = keys.widget(
+            st.segmented_control, "Image", SOURCES, name="source",
             default=SOURCES[0] if rows is not None else SOURCES[1]) or SOURCES[0]
     if source == "Upload":
         with right:
@@ -158,10 +156,9 @@ def _pick_image(left, right, image: np.ndarray | None, index: int | None, keys: 
     default = index if index is not None and 0 <= index < len(test_rows) else (
         int(fakes[0]) if len(fakes) else 0)
     with right:
-        url_notice(keys, keys("image"), lambda v: v.isdigit() and int(v) < len(test_rows))
         number, real, fake = st.columns([5, 4, 4], vertical_alignment="bottom")
-        position = number.number_input(
-            "Test image #", 0, len(test_rows) - 1, default, key=keys("image"), bind=keys.bind,
+        position = keys.widget(
+            number.number_input, "Test image #", 0, len(test_rows) - 1, default, name="image",
             help=f"Its position among the dataset's {len(test_rows):,} test images (0 to "
                  f"{len(test_rows) - 1:,}); a link to this view keeps it.")
         for column, label in ((real, 0), (fake, 1)):

@@ -38,8 +38,8 @@ def metrics(at: AppTest) -> dict[str, str]:
 def test_without_the_dataset_an_upload_opens_every_tab(tmp_path):
     at = open_page(str(tmp_path), {"model": "nope", "source": "banana"})
     assert not at.exception
-    assert "model = `nope` is not available" in texts(at, "caption")
-    assert "source = `banana` is not available" in texts(at, "caption")
+    assert "The link's **model=nope** is not available here" in texts(at, "warning")
+    assert "The link's **source=banana** is not available here" in texts(at, "warning")
     assert at.selectbox(key="model").value == "flagship"
     assert at.segmented_control(key="source").value == "Upload"
     assert "Uploads never travel in links" in texts(at, "info")
@@ -133,8 +133,9 @@ def test_links_open_the_same_view_and_bad_values_fall_back(cifake_zip):
     # bad values fall back with a notice
     at = open_page(str(cifake_zip), {"model": "nope", "image": "99999", "layer": "Residual 9"})
     assert not at.exception
-    notices = texts(at, "caption")
-    assert "model = `nope`" in notices and "image = `99999`" in notices
+    notices = texts(at, "warning")
+    assert "**model=nope**" in notices and "**image=99999**" in notices
+    assert "**layer=Residual 9**" in notices
     assert at.selectbox(key="model").value == "flagship"
     assert at.number_input(key="image").value == first
 
@@ -150,7 +151,7 @@ def test_check_an_image_links_here_with_the_same_image_and_model(cifake_zip):
     at.segmented_control(key="origin").set_value("Random test image").run()
     number = at.query_params["image"]  # the image's number among the test images
     link = next(e for e in at.get("page_link") if "inside the CNN" in e.proto.label)
-    model = at.selectbox(key="check_cam_model").value
+    model = at.selectbox(key="model").value
     from urllib.parse import parse_qsl
 
     assert dict(parse_qsl(link.proto.query_string)) == {"model": model, "image": str(number)}
