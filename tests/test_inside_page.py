@@ -135,7 +135,6 @@ def test_links_open_the_same_view_and_bad_values_fall_back(cifake_zip):
     assert not at.exception
     notices = texts(at, "warning")
     assert "**model=nope**" in notices and "**image=99999**" in notices
-    assert "**layer=Residual 9**" in notices
     assert at.selectbox(key="model").value == "flagship"
     assert at.number_input(key="image").value == first
 
