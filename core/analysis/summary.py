@@ -133,6 +133,7 @@ def write_summary(
         )
         rows = result.rows
         coords[f"{space}/{method}"] = np.round(result.coords, 3).tolist()
+    assert rows is not None  # set by the runs above
     embedding = {
         "meta": {"fingerprint": dataset.fingerprint, "n": int(len(rows)), "seed": 0},
         "points": {

@@ -94,7 +94,7 @@ def _decode_with_pillow(data: bytes) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width < 1 or height < 1:
                 raise ImageError(f"image has no pixels ({width}x{height})")
@@ -206,8 +206,8 @@ def describe_image(data: bytes) -> ImageInfo:
     raises ImageError when the header cannot be read."""
     try:
         image = Image.open(io.BytesIO(data))
-        quality, exact = (estimate_jpeg_quality(image.quantization)
-                          if image.format == "JPEG" and getattr(image, "quantization", None)
+        tables = getattr(image, "quantization", None)  # JPEG files only
+        quality, exact = (estimate_jpeg_quality(tables) if image.format == "JPEG" and tables
                           else (None, False))
         return ImageInfo(image.format or "unknown", image.width, image.height, image.mode,
                          int(getattr(image, "n_frames", 1)), quality, exact)

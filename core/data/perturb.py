@@ -25,7 +25,9 @@ def jpeg(images: np.ndarray, quality: int) -> np.ndarray:
     out = np.empty_like(images)
     for i, image in enumerate(images):
         buf = np.frombuffer(encode_jpeg(image, quality), np.uint8)
-        out[i] = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        assert decoded is not None  # bytes just encoded by OpenCV itself
+        out[i] = decoded[:, :, ::-1]
     return out
 
 

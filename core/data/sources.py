@@ -15,6 +15,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -65,7 +66,10 @@ class Rows:
     labels: np.ndarray
     splits: np.ndarray
     classes: np.ndarray
-    paths: np.ndarray
+
+    if TYPE_CHECKING:  # a field of a dataset, computed by a listing: only read here
+        @property
+        def paths(self) -> np.ndarray: ...
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -296,7 +300,7 @@ def _open_zip(source: Path) -> zipfile.ZipFile:
 
 
 def _folder_names(source: Path) -> list[str]:
-    names = []
+    names: list[str] = []
     for root, dirs, files in os.walk(source, onerror=None):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         rel = Path(root).relative_to(source)

@@ -240,7 +240,7 @@ def network_of(model) -> Network:
         block_id = {"gap": "gap", "output": "output", "prep": "prep", "flatten": "flatten"}.get(
             kind, f"{kind}{counts[kind]}")
         title = TITLES.get(kind, layers[0].name)
-        macs = [_macs(layer) for layer in layers]
+        macs = [m for m in map(_macs, layers) if m is not None]  # those known
         skip = None
         if merge:
             _, fork, paths = merges[merge]
@@ -258,7 +258,7 @@ def network_of(model) -> Network:
             summary=summary, layers=tuple(layer.name for layer in layers),
             output_layer=last.name, output_shape=tuple(int(d) for d in last.output.shape[1:]),
             params=int(sum(layer.count_params() for layer in layers)),
-            macs=None if None in macs else int(sum(macs)), skip=skip))
+            macs=int(sum(macs)) if len(macs) == len(layers) else None, skip=skip))
     return Network(model.name, tuple(int(d) for d in model.input.shape[1:]), tuple(blocks))
 
 

@@ -62,8 +62,8 @@ def model_card(report: dict, robustness: dict | None = None) -> dict[str, list[t
     metrics = report["metrics"]
     calibration = report.get("calibration") or {}
     test = metrics["test"]
-    use = INTENDED_USE.get(report.get("architecture"), INTENDED_USE.get(report["family"],
-                                                                          INTENDED_USE["cnn"]))
+    use = INTENDED_USE.get(report.get("architecture", ""),
+                           INTENDED_USE.get(report["family"], INTENDED_USE["cnn"]))
     card = {
         "What it is": [
             ("Architecture", f"{report.get('architecture', report['name'])} ({report['family']}"

@@ -81,8 +81,8 @@ def source_images(source: str, dataset: Dataset, part: str, n: int, *, seed: int
     if source == "sd14":
         return dataset.images[_rows(dataset, part, "FAKE", seed, split)[:n]]
     generator = load_generator(source, generators_dir)
-    to_rebuild = real_images(dataset, part, n, seed=seed, **split) \
-        if generator.kind == "vae" else None
+    to_rebuild = real_images(dataset, part, n, seed=seed, val_fraction=val_fraction,
+                             limit=limit) if generator.kind == "vae" else None
     n = n if to_rebuild is None else len(to_rebuild)
     path = None
     if cache_dir is not None:

@@ -19,6 +19,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -262,7 +263,7 @@ class _VaeStep:
         self.run = run
 
 
-_STEPS = {"gan": _GanStep, "vae": _VaeStep}
+_STEPS: dict[str, type[_GanStep] | type[_VaeStep]] = {"gan": _GanStep, "vae": _VaeStep}
 
 
 def _sampler(kind: str, width: int, latent: int, parts=None):
@@ -310,7 +311,7 @@ class Generator:
 
     name: str
     kind: str
-    model: object
+    model: Any
     latent: int
     sha256: str
 
@@ -336,7 +337,10 @@ class Generator:
         for start in range(0, n, batch_size):
             stop = min(n, start + batch_size)
             z = codes[start:stop]
-            inputs = z if self.kind == "gan" else [_to_unit(images[start:stop]), z]
+            inputs: np.ndarray | list[np.ndarray] = z
+            if self.kind != "gan":
+                assert images is not None  # a VAE's images were checked above
+                inputs = [_to_unit(images[start:stop]), z]
             out[start:stop] = _to_uint8(self.model(inputs, training=False))
             progress(stop / n, f"{self.name}: {stop:,}/{n:,} images")
         return out

@@ -88,8 +88,8 @@ def calibration(y_true: np.ndarray, p_fake: np.ndarray, n_bins: int = N_CALIBRAT
     p = np.asarray(p_fake, dtype=np.float64)
     bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
     count = np.bincount(bins, minlength=n_bins)
-    mean_p = np.bincount(bins, weights=p, minlength=n_bins)
-    observed = np.bincount(bins, weights=y, minlength=n_bins)
+    mean_p: np.ndarray = np.bincount(bins, weights=p, minlength=n_bins)
+    observed: np.ndarray = np.bincount(bins, weights=y, minlength=n_bins)
     keep = count > 0
     mean_p, observed = mean_p[keep] / count[keep], observed[keep] / count[keep]
     ece = float(np.sum(count[keep] * np.abs(mean_p - observed)) / max(len(p), 1))

@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -188,8 +189,9 @@ def fit(model, settings: TrainSettings, split: Split, *,
                 for k in range(checks_per_epoch)}
     bn_sample = split.x_train[np.random.default_rng(settings.seed).permutation(
         len(split.x_train))[:BN_IMAGES]]
-    state = {"best_loss": math.inf, "best_accuracy": None, "best_step": 0, "weights": None,
-             "val": (None, None), "stopped": False, "best_epoch": 0}
+    state: dict[str, Any] = {"best_loss": math.inf, "best_accuracy": None, "best_step": 0,
+                             "weights": None, "val": (None, None), "stopped": False,
+                             "best_epoch": 0}
     events: list[dict] = []
     start = time.perf_counter()
 
@@ -208,8 +210,9 @@ def fit(model, settings: TrainSettings, split: Split, *,
                                  best_epoch=self.epoch + 1, weights=self.model.get_weights())
             if batch in check_at or step % every == 0 or step == steps:
                 elapsed = time.perf_counter() - start
+                val_loss, val_accuracy = state["val"]
                 event = Progress(self.epoch + 1, step, steps, steps_per_epoch, float(logs["loss"]),
-                                 float(logs["accuracy"]), *state["val"], elapsed,
+                                 float(logs["accuracy"]), val_loss, val_accuracy, elapsed,
                                  elapsed / step * (steps - step))
                 events.append(event.as_dict())
                 if on_progress:

@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -143,12 +144,13 @@ def run_cnn_sweep(dataset: Dataset, plan: CnnPlan, *, command: str = "",
     same_data = previous.get("fingerprint") == dataset.fingerprint and \
         previous.get("split") == split.info
     done = {r["key"]: r for r in previous.get("runs", [])} if same_data else {}
-    section = {"title": "CNN hyperparameters: conv blocks x dense layers x neurons, then L2 "
-                        "and dropout on the best",
-               "fingerprint": dataset.fingerprint, "split": split.info,
-               "plan": {k: v for k, v in plan.__dict__.items()}, "command": command,
-               "hardware": hardware(), "reference": REFERENCE_STUDY, "runs": [],
-               "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    section: dict[str, Any] = {
+        "title": "CNN hyperparameters: conv blocks x dense layers x neurons, then L2 and dropout "
+                 "on the best",
+        "fingerprint": dataset.fingerprint, "split": split.info,
+        "plan": {k: v for k, v in plan.__dict__.items()}, "command": command,
+        "hardware": hardware(), "reference": REFERENCE_STUDY, "runs": [],
+        "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     runs: dict[str, dict] = {}
 
     def run(knobs: Knobs, seed: int, experiment: str) -> dict:
@@ -205,11 +207,12 @@ def run_curves(dataset: Dataset, plan: CurvePlan = DEFAULT_CURVES, *, command: s
     kept = previous.get("runs", []) if previous.get("fingerprint") == dataset.fingerprint else []
     done = {r["key"]: r for r in kept}
     pool = int((dataset.splits == 0).sum() * (1 - VAL_FRACTION))
-    section = {"title": "Learning curves: accuracy against the share of the training split",
-               "fingerprint": dataset.fingerprint, "n_train_pool": pool,
-               "command": command, "hardware": hardware(),
-               "runs": [r for r in kept if r["fraction"] not in plan.fractions.get(r["model"], ())],
-               "shipped": _shipped(models_dir), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    section: dict[str, Any] = {
+        "title": "Learning curves: accuracy against the share of the training split",
+        "fingerprint": dataset.fingerprint, "n_train_pool": pool,
+        "command": command, "hardware": hardware(),
+        "runs": [r for r in kept if r["fraction"] not in plan.fractions.get(r["model"], ())],
+        "shipped": _shipped(models_dir), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     builders = {"reference_cnn": lambda: build_from_knobs(REFERENCE),
                 "flagship": lambda: build_model("flagship")}
     for model, fractions in plan.fractions.items():
