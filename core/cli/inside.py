@@ -87,8 +87,8 @@ def _write(args, image, out: Path) -> dict:
                      "top_channels": [{"channel": int(c), "mean": round(float(
                          values[..., c].mean()), 6)} for c in top[:TOP]]}
             if block.spatial:
-                entry["file"] = f"{number:02d}-{block.id}.png"
-                (tmp / entry["file"]).write_bytes(png_bytes(map_grid(values, top).image))
+                entry["file"] = name = f"{number:02d}-{block.id}.png"
+                (tmp / name).write_bytes(png_bytes(map_grid(values, top).image))
             blocks.append(entry)
         summary = {"model": args.model, "sha256": predictor.sha256, "image": str(args.image),
                    "view": args.view, "input_size": predictor.size,

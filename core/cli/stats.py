@@ -7,7 +7,7 @@ from core.analysis.embed import Space, cnn_space
 from core.analysis.summary import add_embeddings, write_summary
 from core.cli.common import add_data_arguments, command_parser, load_data
 from core.data.sources import SUMMARY_DIR
-from core.models.artifacts import load_predictor
+from core.models.artifacts import Predictor, load_predictor
 from core.progress import progress_bar
 
 __all__ = ["main"]
@@ -26,12 +26,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     dataset = load_data(args.data, args.size)
     if args.cnn:
-        spaces = {}
+        spaces: dict[str, Space] = {}
         for name in args.cnn:
             predictor = load_predictor(name)
-            spaces[cnn_space(name, predictor.sha256)] = Space(
-                f"CNN features: the penultimate layer of the trained model {name}.",
-                lambda images, features, p=predictor: p.features(images))
+            spaces[cnn_space(name, predictor.sha256)] = _features_space(name, predictor)
         with progress_bar("Embeddings") as progress:
             written = [add_embeddings(dataset, spaces, summary_dir=args.out, progress=progress)]
     else:
@@ -41,3 +39,9 @@ def main(argv: list[str]) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def _features_space(name: str, predictor: Predictor) -> Space:
+    """The space of the penultimate-layer features of the trained model ``name``."""
+    return Space(f"CNN features: the penultimate layer of the trained model {name}.",
+                 lambda images, features: predictor.features(images))

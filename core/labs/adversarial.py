@@ -134,7 +134,7 @@ def curves(model, threshold: float, images: np.ndarray, labels: np.ndarray, *,
     """Accuracy at ``threshold`` of one model under FGSM and PGD at each epsilon, and the mean
     P(FAKE) change: ``{method: [{"epsilon", "accuracy", "mean_abs_change"}, ...]}``."""
     clean = np.asarray(model.predict(images, batch_size=1024, verbose=0)).reshape(-1)
-    out = {}
+    out: dict[str, list[dict[str, float]]] = {}
     steps = [(m, e) for m in ("fgsm", "pgd") for e in epsilons]
     for i, (method, epsilon) in enumerate(steps):
         progress(i / len(steps), f"{method.upper()} epsilon {epsilon}/255")

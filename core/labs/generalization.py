@@ -125,7 +125,8 @@ def _distances_and_ood(real_train: np.ndarray, kept: dict, sources, features_mod
     flags = {}
     for name, gaussian in gaussians.items():
         base = gaussian.ratio(kept[name][1]["REAL test"])
-        entry = {"REAL test": round(float(np.mean(base > 1)), 4)}
+        entry: dict[str, float | dict[str, float]] = {
+            "REAL test": round(float(np.mean(base > 1)), 4)}
         for s in sources:
             scores = gaussian.ratio(kept[name][1][s])
             entry[s] = {"flag_rate": round(float(np.mean(scores > 1)), 4),
@@ -208,7 +209,7 @@ def reading(report: dict) -> list[str]:
                                           if s not in r["trained_on"]])
              for r in rows if len(r["trained_on"]) == 1}
     if len(alone) > 1:
-        best, worst = max(alone, key=alone.get), min(alone, key=alone.get)
+        best, worst = max(alone, key=alone.__getitem__), min(alone, key=alone.__getitem__)
         out.append(f"Trained on **{best}** alone, a detector carries best to the others (mean "
                    f"AUROC {alone[best]:.2f} on them); trained on **{worst}** alone, worst "
                    f"({alone[worst]:.2f}): what a detector can learn from one generator decides "

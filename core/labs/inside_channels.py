@@ -72,10 +72,13 @@ def channel_stats(inside, sha: str, dataset: Dataset, block: str, *, n: int = N_
     Raises ValueError when the dataset has no leak-free test images of both labels.
     """
     inside.network.block(block)  # an unknown block is refused before any work
-    folder = _folder(sha, dataset, n, cache_dir) if cache_dir is not None and sha else None
-    if folder is not None and cached(sha, dataset, block, n=n, cache_dir=cache_dir):
-        rows = np.load(folder / "rows.npy")
-        return ChannelStats(block, rows, dataset.labels[rows], np.load(folder / f"{block}.npy"))
+    folder: Path | None = None
+    if cache_dir is not None and sha:
+        folder = _folder(sha, dataset, n, cache_dir)
+        if cached(sha, dataset, block, n=n, cache_dir=cache_dir):
+            rows = np.load(folder / "rows.npy")
+            return ChannelStats(block, rows, dataset.labels[rows],
+                                np.load(folder / f"{block}.npy"))
     rows = evaluation_rows(dataset, limit=n, seed=SAMPLE_SEED)
     size = inside.input_shape[0]
     images = dataset.images[rows]

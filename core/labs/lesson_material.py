@@ -25,7 +25,7 @@ _PALETTE = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#
 
 
 def _hex_rgb(colour: str) -> tuple[int, int, int]:
-    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
 def image_board(images: np.ndarray, *, scale: int = 3, row_labels: list[str] | None = None,
@@ -74,7 +74,8 @@ def pair_rows(index: Rows, classes: list[int], per_class: int, *, split: int,
               seed: int) -> tuple[list[int], np.ndarray]:
     """Rows of ``per_class`` REAL and ``per_class`` FAKE images of each class in ``classes``:
     the classes that have both, and an array of shape (2, n_classes * per_class) (REAL first)."""
-    kept, rows = [], [[], []]
+    kept: list[int] = []
+    rows: list[list[int]] = [[], []]
     for c in classes:
         found = [index.sample(per_class, seed=seed + c, split=split, label=label, class_index=c)
                  for label in (0, 1)]

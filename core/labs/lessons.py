@@ -155,14 +155,15 @@ def parse_lesson(path: str | os.PathLike) -> Lesson:
         raise LessonError([Problem(name, f"cannot be read: {exc.strerror or exc}")]) from None
     problems = _check_keys(data, _LESSON_KEYS, lambda key, message: Problem(name, message,
                                                                               key=key))
-    steps = []
+    steps: list[Step] = []
     if isinstance(data.get("steps"), list):
         if not data["steps"]:
             problems.append(Problem(name, "a lesson needs at least one step", key="steps"))
         for number, table in enumerate(data["steps"], start=1):
             step, found = _parse_step(name, number, table)
             problems += found
-            steps.append(step)
+            if step is not None:  # else ``found`` says why
+                steps.append(step)
     if problems:
         raise LessonError(problems)
     return Lesson(id=path.stem, title=data["title"].strip(), summary=data.get("summary", ""),
@@ -203,8 +204,9 @@ def _parse_step(name: str, number: int, table: Any) -> tuple[Step | None, list[P
     points = table.get("points", [])
     if isinstance(points, list) and not all(isinstance(p, str) for p in points):
         problems.append(problem("points", "every talking point must be a text"))
-    view = VIEWS.get(table.get("view")) if isinstance(table.get("view"), str) else None
-    if isinstance(table.get("view"), str) and view is None:
+    view_name = table.get("view")
+    view = VIEWS.get(view_name) if isinstance(view_name, str) else None
+    if isinstance(view_name, str) and view is None:
         problems.append(problem("view", f"unknown view {table['view']!r}; known views: "
                                         f"{', '.join(VIEWS)}"))
     settings = {}
@@ -233,7 +235,8 @@ def _parse_step(name: str, number: int, table: Any) -> tuple[Step | None, list[P
 def load_lessons(folder: str | os.PathLike = LESSONS_DIR) -> Lessons:
     """Every ``*.toml`` lesson in ``folder``: the valid ones sorted by ``order`` then file name,
     and the problems of the others (which do not stop the rest from loading)."""
-    lessons, problems = [], []
+    lessons: list[Lesson] = []
+    problems: list[Problem] = []
     for path in sorted(Path(folder).glob("*.toml")):
         try:
             lessons.append(parse_lesson(path))

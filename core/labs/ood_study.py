@@ -92,10 +92,11 @@ def measure_ood(dataset: Dataset, fits: dict[str, OodFit], *, proxy_sample: int 
         progress(0.1 * i / 8, f"Making {label}")
         made[label] = make()
     first = next(iter(fits.values()), None)
+    models: dict[str, dict] = {}
     measured = {"train_images": first.train_images if first else 0,
                 "validation_images": first.validation_images if first else 0,
                 "test_images": int(len(test)), "leakfree_test_images": int(leakfree.sum()),
-                "proxy_images": int(len(sample)), "note": NOTE, "models": {}}
+                "proxy_images": int(len(sample)), "note": NOTE, "models": models}
     for k, (name, fit) in enumerate(fits.items()):
         step = subrange(progress, 0.1 + 0.9 * k / len(fits), 0.1 + 0.9 * (k + 1) / len(fits))
         predictor = load_predictor(name, models_dir)
@@ -111,6 +112,6 @@ def measure_ood(dataset: Dataset, fits: dict[str, OodFit], *, proxy_sample: int 
                      if infos is not None else np.zeros(len(inputs), bool))
             stand_ins[label] = {"images": int(len(inputs)), "rules": _rate(rules),
                                 "learned": _rate(learned), "either": _rate(rules | learned)}
-        measured["models"][name] = {"flag_rates": rates, "stand_ins": stand_ins}
+        models[name] = {"flag_rates": rates, "stand_ins": stand_ins}
     progress(1.0, "Measured")
     return measured

@@ -65,15 +65,15 @@ def make_round(dataset: Dataset, code: str, n: int = DEFAULT_ROUND_SIZE) -> Roun
     seed = int.from_bytes(code.encode(), "big") % 2**63
     rng = np.random.default_rng(seed)
     wanted = {0: n // 2, 1: n - n // 2}
-    rows = []
+    picked = []
     for label, k in wanted.items():
         candidates = pool[dataset.labels[pool] == label]
         if len(candidates) < k:
             raise ValueError(f"the dataset has only {len(candidates)} "
                              f"{'REAL' if label == 0 else 'FAKE'} test images; a round of {n} "
                              f"needs {k}")
-        rows.append(rng.choice(candidates, k, replace=False))
-    rows = rng.permutation(np.concatenate(rows))
+        picked.append(rng.choice(candidates, k, replace=False))
+    rows = rng.permutation(np.concatenate(picked))
     return Round(code, rows, dataset.labels[rows].astype(int))
 
 

@@ -35,7 +35,7 @@ class Perturbation:
 
     label: str
     unit: str  # what a severity means, for axis titles
-    severities: tuple
+    severities: tuple[float, ...]
     apply: Callable[[np.ndarray, float], np.ndarray]
     worse: str  # "lower" or "higher": which way severity increases
     slider: tuple[float, float, float, float]  # interactive range: min, max, default, step
@@ -98,11 +98,15 @@ def battery(predictors: dict, thresholds: dict[str, float], images: np.ndarray,
     """Accuracy (at each model's threshold) and AUROC of every model on clean and perturbed
     copies of ``images``: ``{model: {"clean": {...}, perturbation: {severity: {...}}}}``."""
     cases = [(None, None)] + [(k, s) for k, p in PERTURBATIONS.items() for s in p.severities]
-    results = {name: {} for name in predictors}
+    results: dict[str, dict] = {name: {} for name in predictors}
     for i, (kind, severity) in enumerate(cases):
         label = "clean" if kind is None else f"{PERTURBATIONS[kind].label} {severity}"
         progress(i / len(cases), f"{label}: perturbing {len(images):,} images")
-        x = images if kind is None else PERTURBATIONS[kind].apply(images, severity)
+        if kind is None:
+            x = images
+        else:
+            assert severity is not None  # every perturbation comes with a severity
+            x = PERTURBATIONS[kind].apply(images, severity)
         for name, predictor in predictors.items():
             progress(i / len(cases), f"{label}: {name}")
             metrics = _scores(labels, predictor.predict(x), thresholds[name])

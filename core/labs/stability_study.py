@@ -39,13 +39,14 @@ def measure_stability(dataset: Dataset, names: list[str] | None = None, *, limit
     for start in range(0, len(rows), 500):
         progress(start / len(rows), f"Stability of {start:,} / {len(rows):,} images")
         result_parts.append(stability(detector, dataset.images[rows[start:start + 500]]))
+    models: dict[str, dict] = {}
     report = {"images": int(len(rows)), "limit": limit, "checks": list(STABILITY_CHECKS),
-              "ensemble": detector.ensemble, "models": {}}
+              "ensemble": detector.ensemble, "models": models}
     for name in [*detector.names, ENSEMBLE]:
         p = np.concatenate([r.original[name] for r in result_parts])
         unstable = np.concatenate([r.flips[name] for r in result_parts])
         right = (p >= detector.threshold(name)) == (labels == 1)
-        report["models"][name] = {
+        models[name] = {
             "unstable_share": _rate(unstable),
             "accuracy": _rate(right),
             "accuracy_stable": _rate(right[~unstable]) if (~unstable).any() else None,

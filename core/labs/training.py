@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class Run:
     error: str | None = None
     split_info: dict | None = None
     created: float = field(default_factory=time.time)
-    model: object = None
+    model: Any = None  # the trained keras.Model, once done
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _seen: float = field(default_factory=time.monotonic, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
