@@ -14,7 +14,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -36,7 +36,20 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_TIMEOUT_S", "BodyLimit", "ErrorBod
 DEFAULT_MAX_BODY_BYTES = 50 * 2**20
 DEFAULT_TIMEOUT_S = 60.0
 
-View = Annotated[Literal[tuple(VIEWS)], Query(
+# Choices known only at run time: FastAPI validates them and lists them in the OpenAPI document
+# as an enumeration (an Enum would move them into a schema component); a type checker sees str.
+if TYPE_CHECKING:
+    ViewName: TypeAlias = str
+    MethodName: TypeAlias = str
+    OutputName: TypeAlias = str
+    ColormapName: TypeAlias = str
+else:
+    ViewName = Literal[tuple(VIEWS)]
+    MethodName = Literal[tuple(METHODS)]
+    OutputName = Literal[OUTPUTS]
+    ColormapName = Literal[tuple(COLORMAPS)]
+
+View = Annotated[ViewName, Query(
     description="whole image resized (default) or its centre square")]
 Stability = Annotated[bool, Query(
     description="re-score mirrored, re-saved and shifted copies (the `stability` field)")]
@@ -48,7 +61,10 @@ class ErrorBody(BaseModel):
     detail: str
 
 
-def _error(description: str) -> dict:
+Responses = dict[int | str, dict[str, Any]]  # a route's ``responses``: status -> OpenAPI
+
+
+def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
 
 
@@ -56,7 +72,7 @@ def _error(description: str) -> dict:
 EXPLAIN_HEADERS = {"Model": "the model", "Method": "the heat-map method",
                    "Layer": "the convolution layer", "Target": "FAKE or REAL: evidence for",
                    "P-Fake": "the model's P(FAKE) of the image"}
-ERRORS = {
+ERRORS: Responses = {
     400: _error("the body is not valid multipart/form-data"),
     401: _error("missing or wrong bearer token"),
     413: _error("the request body, a file or the images a batch expands to are over a limit"),
@@ -120,18 +136,26 @@ def create_app(service: Service, *, token: str | None = None,
             raise HTTPException(422, str(exc)) from None
 
     # the statuses each kind of route may answer besides 200
-    guarded = {401: ERRORS[401]} if token else {}
-    scoring = {**guarded, **{status: ERRORS[status] for status in (400, 413, 422, 504)}}
+    guarded: Responses = {401: ERRORS[401]} if token else {}
+    scoring: Responses = {**guarded, **{status: ERRORS[status] for status in (400, 413, 422, 504)}}
     names = service.detector.names
     cnns = [n for n in names if service.detector.families.get(n) != "classical"]
-    Models = Annotated[list[Literal[tuple(names)]], Query(
-        default_factory=list,
-        description="score with these loaded models (repeatable; default: every loaded model)")]
-    Cnn = Annotated[(Literal[tuple(cnns)] if cnns else str) | None, Query(
-        description="a loaded CNN (default: the most accurate)")]
     layers = list(dict.fromkeys(layer for n in cnns for layer in
                                 conv_layers(service.detector.predictors[n].model)))
-    Layer = Annotated[(Literal[tuple(layers)] if layers else str) | None, Query(
+    if TYPE_CHECKING:  # the loaded models' choices, as for ``ViewName``
+        ModelName: TypeAlias = str
+        CnnName: TypeAlias = str
+        LayerName: TypeAlias = str
+    else:
+        ModelName = Literal[tuple(names)]
+        CnnName = Literal[tuple(cnns)] if cnns else str
+        LayerName = Literal[tuple(layers)] if layers else str
+    Models = Annotated[list[ModelName], Query(
+        default_factory=list,
+        description="score with these loaded models (repeatable; default: every loaded model)")]
+    Cnn = Annotated[CnnName | None, Query(
+        description="a loaded CNN (default: the most accurate)")]
+    Layer = Annotated[LayerName | None, Query(
         description="a convolution layer of the model (default: the last)")]
 
     @app.get("/health", dependencies=[Depends(known_query)], responses={422: ERRORS[422]})
@@ -187,16 +211,16 @@ def create_app(service: Service, *, token: str | None = None,
     async def explain(
             file: Annotated[UploadFile, File(description="one image")],
             model: Cnn = None,
-            method: Literal[tuple(METHODS)] = "gradcam",
+            method: MethodName = "gradcam",
             target: Annotated[Literal["FAKE", "REAL"] | None, Query(
                 description="evidence for (default: the model's verdict)")] = None,
             layer: Layer = None,
             view: View = "resize",
-            output: Annotated[Literal[OUTPUTS], Query(
+            output: Annotated[OutputName, Query(
                 description="the map over the enlarged input, or the map alone (grey, "
                             "input size)")] = "overlay",
             opacity: Annotated[float, Query(ge=0.0, le=1.0)] = 0.5,
-            colormap: Literal[tuple(COLORMAPS)] = "jet") -> Response:
+            colormap: ColormapName = "jet") -> Response:
         """A heat map of what the model's verdict depends on, as PNG; the `X-Model`,
         `X-Method`, `X-Layer`, `X-Target` and `X-P-Fake` headers say what it shows."""
         data = await file.read()
