@@ -162,14 +162,14 @@ with tab_agree:
         st.info("Not measured yet: run `python -m core evaluate --ensemble`.")
     else:
         weights, figures = comparison.weighted_ensemble_frames(weighted)
-        left, right = st.columns([1, 3])
-        left.dataframe(weights, hide_index=True,
-                       column_config={"weight": st.column_config.NumberColumn(format="%.3f")})
-        right.dataframe(figures, hide_index=True, column_config={
+        st.dataframe(figures, hide_index=True, column_config={
             c: st.column_config.NumberColumn(format=f) for c, f in [
                 ("threshold", "%.3f"), ("validation acc %", "%.2f"), ("test acc %", "%.2f"),
                 ("leak-free acc %", "%.2f"), ("AUROC", "%.4f")]})
-        st.markdown(weighted["reading"])
+        left, right = st.columns([1, 2])
+        left.dataframe(weights, hide_index=True,
+                       column_config={"weight": st.column_config.NumberColumn(format="%.3f")})
+        right.markdown(weighted["reading"])
         st.caption("A weight multiplies a model's log-odds; 0 leaves the model out. The best "
                    "single model is the one with the best validation accuracy; the equal-weight "
                    "ensemble is the app's default (the three best by test accuracy, mean "

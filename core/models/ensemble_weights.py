@@ -138,6 +138,8 @@ def evaluate_ensemble(dataset: Dataset, names: list[str] | None = None, *,
     weighted["cross_fitted_validation_accuracy"] = cross_fitted_accuracy(p_val, y_val)
     best = max(names, key=lambda n: reports[n]["validation"]["accuracy"])
     j = names.index(best)
+    right_weighted = (weighted_scores(p_test, weights, bias) >= threshold) == y_test.astype(bool)
+    right_best = (p_test[:, j] >= reports[best]["threshold"]) == y_test.astype(bool)
     by_test = sorted(names, key=lambda n: -reports[n]["metrics"]["test"]["at_threshold"]
                      ["accuracy"])[:EQUAL_SIZE]
     cols = [names.index(n) for n in by_test]
@@ -154,6 +156,9 @@ def evaluate_ensemble(dataset: Dataset, names: list[str] | None = None, *,
                                                  leakfree, reports[best]["threshold"])},
         "equal": {"models": by_test, **_figures(p_val[:, cols].mean(1), p_test[:, cols].mean(1),
                                                 y_val, y_test, leakfree, 0.5)},
+        # the test images on which exactly one of the two is right
+        "only_weighted_right": int((right_weighted & ~right_best).sum()),
+        "only_best_right": int((right_best & ~right_weighted).sum()),
         "evaluated_on": {"fingerprint": dataset.fingerprint, "n_validation": len(rows),
                          "n_test": len(y_test), "n_leakfree_test": int(leakfree.sum())},
     }
@@ -198,8 +203,10 @@ def reading(result: dict) -> str:
         f"Weighted by validation, the ensemble {versus} the best single model ({best['name']}, "
         f"chosen on validation): {100 * w['test_accuracy']:.2f} % against "
         f"{100 * best['test_accuracy']:.2f} % on the {n:,} test images, "
-        f"{abs(gain):,} images {'more' if gain >= 0 else 'fewer'} decided right "
-        f"({100 * (w['test_accuracy'] - best['test_accuracy']):+.2f} pp; leak-free "
+        f"{abs(gain):,} images {'more' if gain >= 0 else 'fewer'} decided right (it is right "
+        f"on {result['only_weighted_right']:,} test images that {best['name']} gets wrong, and "
+        f"wrong on {result['only_best_right']:,} that {best['name']} gets right; "
+        f"{100 * (w['test_accuracy'] - best['test_accuracy']):+.2f} pp; leak-free "
         f"{100 * (w['leakfree_accuracy'] - best['leakfree_accuracy']):+.2f} pp), AUROC "
         f"{w['test_auroc']:.4f} against {best['test_auroc']:.4f}. Against today's equal-weight "
         f"ensemble of {', '.join(equal['models'])}: {equal_gain:+,} images "
