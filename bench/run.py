@@ -102,7 +102,8 @@ def bench_predict(path: Path) -> None:
     """The prediction path: one uploaded JPEG through every model (target <= 300 ms with one
     Grad-CAM on the most accurate CNN), Grad-CAM alone, batch scoring on decoded arrays by the
     default scan model (target >= 3,000 images/s and at least reference_cnn's speed, measured
-    in the same run) and a batch scan of JPEG files including decoding (target >= 2,000)."""
+    in the same run), a batch scan of JPEG files including decoding (target >= 2,000), and the
+    flagship's cost with and without test-time augmentation."""
     import zipfile
 
     from core.data.imageio import decode_image
@@ -148,12 +149,30 @@ def bench_predict(path: Path) -> None:
     only_scanner = load_detector([scanner])
     _, seconds = timed(lambda: scan(files, only_scanner, check_stability=False))
     emit("batch_end_to_end_images_per_s", len(files) / seconds, f"images/s ({scanner})")
+    _bench_tta(detector.predictors.get("flagship"),
+               prepare(decode_image(files[0][1]), detector.size), images[:2048])
 
 
-def _best_rate(predictor, images: np.ndarray, rounds: int = 3) -> float:
-    """Images/s of batch scoring: the best of a few timed passes after a warm-up."""
-    predictor.predict(images[:1024])
-    return max(len(images) / timed(lambda: predictor.predict(images))[1] for _ in range(rounds))
+def _bench_tta(flagship, x: np.ndarray, images: np.ndarray) -> None:
+    """The flagship's cost with and without its test-time augmentation: one image (median) and
+    batch scoring."""
+    if flagship is None or not flagship.tta:
+        return
+    views = flagship.tta["views"]
+    emit("predict_single_flagship_ms", flagship.latency_ms(x, repeats=30), "ms (flagship)")
+    emit("predict_single_flagship_tta_ms", flagship.latency_ms(x, repeats=30, views=views),
+         f"ms (flagship, {len(views)} views)")
+    emit("batch_images_per_s_flagship", _best_rate(flagship, images), "images/s (flagship)")
+    emit("batch_images_per_s_flagship_tta", _best_rate(flagship, images, tta=True),
+         f"images/s (flagship, {len(views)} views)")
+
+
+def _best_rate(predictor, images: np.ndarray, rounds: int = 3, tta: bool = False) -> float:
+    """Images/s of batch scoring (with ``tta``: over the test-time augmentation views): the best
+    of a few timed passes after a warm-up."""
+    predictor.predict(images[:1024], tta=tta)
+    return max(len(images) / timed(lambda: predictor.predict(images, tta=tta))[1]
+               for _ in range(rounds))
 
 
 def _no_zip(path: Path):

@@ -65,31 +65,36 @@ def _predictor(name: str, sha: str, calibration: str) -> Predictor:
 
 
 def predictor(name: str, sha: str) -> Predictor:
-    """A loaded model (once per process, file version ``sha`` and calibration in its report:
-    re-evaluating a model re-fits its calibration without changing its file)."""
+    """A loaded model (once per process, file version ``sha`` and calibrations in its report:
+    re-evaluating a model re-fits its calibration and test-time augmentation without changing
+    its file)."""
     report = next((r for r in model_reports() if r["name"] == name), {})
-    return _predictor(name, sha, json.dumps(report.get("calibration"), sort_keys=True))
+    return _predictor(name, sha, json.dumps([report.get("calibration"), report.get("tta")],
+                                            sort_keys=True))
 
 
 def detector(names: tuple[str, ...] | None = None,
-             ensemble: tuple[str, ...] | None = None) -> Detector | None:
-    """The evaluated models (all, or ``names``) with their thresholds and ensemble, each model
-    loaded once per process; None, with the reason shown, when there are none."""
+             ensemble: tuple[str, ...] | None = None,
+             tta: tuple[str, ...] = ()) -> Detector | None:
+    """The evaluated models (all, or ``names``) with their thresholds and ensemble, those in
+    ``tta`` with their test-time augmentation, each model loaded once per process; None, with
+    the reason shown, when there are none."""
     sha = {r["name"]: r.get("sha256", "") for r in model_reports()}
     try:
         return load_detector(list(names) if names else None,
                              ensemble=list(ensemble) if ensemble else None,
-                             load=lambda name: predictor(name, sha[name]))
+                             load=lambda name: predictor(name, sha[name]), tta=list(tta))
     except (OSError, ValueError) as exc:
         st.error(escape_markdown(f"The models cannot be loaded: {exc}"), icon=":material/error:")
         return None
 
 
 def _versions(detector: Detector) -> tuple:
-    """What a detector's results depend on: each model's file digest and calibration, and the
-    ensemble."""
-    return (tuple((n, p.sha256, json.dumps(p.calibration, sort_keys=True))
-                  for n, p in detector.predictors.items()), tuple(detector.ensemble))
+    """What a detector's results depend on: each model's file digest and calibrations, the
+    ensemble and the models scored with test-time augmentation."""
+    return (tuple((n, p.sha256, json.dumps([p.calibration, p.tta], sort_keys=True))
+                  for n, p in detector.predictors.items()), tuple(detector.ensemble),
+            detector.tta)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -117,6 +122,19 @@ def ood_ratio(detector: Detector, x: np.ndarray) -> tuple[Gaussian | None, float
     fitted = tuple((n, g.sha256, g.cutoff) for n, g in detector.gaussians.items())
     gaussian, ratios = _ood(x, (_versions(detector), fitted), detector)
     return gaussian, None if ratios is None else float(ratios[0])
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _with_and_without_tta(x: np.ndarray, name: str, versions: tuple,
+                          _detector: Detector) -> tuple[float, float]:
+    model = _detector.predictors[name]
+    return float(model.predict(x[None])[0]), float(model.predict(x[None], tta=True)[0])
+
+
+def with_and_without_tta(detector: Detector, x: np.ndarray, name: str) -> tuple[float, float]:
+    """Model ``name``'s P(FAKE) for one model input from the image alone and with its
+    test-time augmentation, computed once per input and model version."""
+    return _with_and_without_tta(x, name, _versions(detector), detector)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

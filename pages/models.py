@@ -155,6 +155,26 @@ def agreement():
             c2.metric("Leak-free accuracy",
                       f"{100 * ens['leakfree_test']['at_0.5']['accuracy']:.2f} %")
             c3.metric("AUROC", f"{ens['test']['roc_auc']:.4f}")
+    weighted = _model_cache.lab_report("ensemble.json")
+    st.markdown("**Weighted ensemble** of the CNNs: weights and threshold chosen on the "
+                "validation images only (a logistic regression on the logits of the calibrated "
+                "P(FAKE), with no negative weight), then scored once on the test images.")
+    if weighted is None:
+        st.info("Not measured yet: run `python -m core evaluate --ensemble`.")
+    else:
+        weights, figures = comparison.weighted_ensemble_frames(weighted)
+        st.dataframe(figures, hide_index=True, column_config={
+            c: st.column_config.NumberColumn(format=f) for c, f in [
+                ("threshold", "%.3f"), ("validation acc %", "%.2f"), ("test acc %", "%.2f"),
+                ("leak-free acc %", "%.2f"), ("AUROC", "%.4f")]})
+        left, right = st.columns([1, 2])
+        left.dataframe(weights, hide_index=True,
+                       column_config={"weight": st.column_config.NumberColumn(format="%.3f")})
+        right.markdown(weighted["reading"])
+        st.caption("A weight multiplies a model's log-odds; 0 leaves the model out. The best "
+                   "single model is the one with the best validation accuracy; the equal-weight "
+                   "ensemble is the app's default (the three best by test accuracy, mean "
+                   "P(FAKE) at 0.5). Test figures from `models/test_scores.json`.")
 
 
 def drill_down():

@@ -7,7 +7,15 @@ import streamlit as st
 from core.data.imageio import CIFAKE_JPEG_QUALITY, enlarge, png_bytes
 from core.data.sources import CLASS_NAMES, LABELS, read_member
 from core.detect import ood, verdict_figures
-from core.detect.detector import ENSEMBLE, INCONCLUSIVE_BAND, VIEWS, prepare, verdict
+from core.detect.detector import (
+    ENSEMBLE,
+    FLAGSHIP,
+    INCONCLUSIVE_BAND,
+    VIEWS,
+    prepare,
+    tta_helps,
+    verdict,
+)
 from core.detect.explain import COLORMAPS, METHODS, overlay
 from pages import _data, _inside_view, _model_cache, _router, _url, _widgets
 
@@ -115,6 +123,28 @@ band = _url.bound(st.slider, "Inconclusive band (± around each model's threshol
                   INCONCLUSIVE_BAND, 0.01, key="band",
                  help="A P(FAKE) this close to the model's validation-chosen threshold is "
                       "reported as inconclusive.")
+flagship = next((r for r in _model_cache.model_reports() if r["name"] == FLAGSHIP), {})
+tta = flagship.get("tta") if FLAGSHIP in detector.names else None
+if tta:
+    over = "the mirror image" if tta["candidate"] == "mirror" else tta["description"]
+    use_tta = st.toggle(
+        f"Average over {over} (test-time augmentation)", value=tta_helps(flagship),
+        key="check_tta",
+        help="The mean of the flagship's P(FAKE) over harmless copies it was trained with, "
+             "calibrated and thresholded on validation images like its plain score. On by "
+             "default when it raised the flagship's validation accuracy.")
+    if use_tta:
+        detector = _model_cache.detector(tta=(FLAGSHIP,)) or st.stop()
+    plain_p, tta_p = _model_cache.with_and_without_tta(detector, x, FLAGSHIP)
+    st.caption(
+        f"{FLAGSHIP}: P(FAKE) **{tta_p:.3f}** averaged over {tta['description']} "
+        f"(threshold {tta['threshold']:.3f}), **{plain_p:.3f}** from the image alone "
+        f"(threshold {flagship['threshold']:.3f}); "
+        f"{'the averaged score is used' if use_tta else 'the plain score is used'}. On "
+        f"validation images the averaging gave {100 * tta['validation']['accuracy']:.2f} % "
+        f"accuracy against {100 * tta['plain_validation_accuracy']:.2f} % (test: "
+        f"{100 * tta['metrics']['test']['at_threshold']['accuracy']:.2f} % against "
+        f"{100 * flagship['metrics']['test']['at_threshold']['accuracy']:.2f} %).")
 result = _model_cache.stability_of(detector, x)  # the verdicts and the stability check below
 scores = result.original
 frame = verdict_figures.scores_frame(scores, detector, band=band)

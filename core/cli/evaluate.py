@@ -23,15 +23,28 @@ def main(argv: list[str]) -> int:
                              "sub-folders (default models: every evaluated one)")
     parser.add_argument("--json", metavar="OUT", help="with --on: also write the results as JSON")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    parser.add_argument("--tta", action="store_true",
+                        help="instead of the plain evaluation: choose each named CNN's "
+                             "test-time augmentation (mirror, 1-2 px shifts) on its validation "
+                             "images and write its report's tta section; the rest of the report "
+                             "is left as it is")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="instead of the plain evaluation: weight the named CNNs (default: "
+                             "every evaluated CNN) on their validation images and write "
+                             "models/ensemble.json")
     add_data_arguments(parser, size=True)
     args = parser.parse_args(argv)
     if args.on:
         return _evaluate_on(args)
+    if args.ensemble:
+        return _evaluate_ensemble(args)
     from core.models.artifacts import list_reports
 
     names = [r["name"] for r in list_reports(args.models_dir)] if args.all else args.names
     if not names:
         parser.error("name at least one model (--model NAME), or --all, or --on PATH")
+    if args.tta:
+        return _evaluate_tta(names, args)
     return _evaluate_cifake(names, args)
 
 
@@ -48,6 +61,59 @@ def _evaluate_cifake(names: list[str], args) -> int:
                    f"(at 0.5: {test['at_0.5']['accuracy']:.4f})  AUROC {test['roc_auc']:.4f}  "
                    f"leak-free acc {leak['at_threshold']['accuracy']:.4f}  "
                    f"{report['speed']['images_per_second']:.0f} img/s")
+    return 0
+
+
+def _evaluate_tta(names: list[str], args) -> int:
+    from core.models.artifacts import read_report
+    from core.models.evaluate_tta import evaluate_tta, tta_candidates
+    from core.progress import progress_bar
+
+    chosen = [n for n in names if len(tta_candidates(read_report(n, args.models_dir))) > 1]
+    for name in sorted(set(names) - set(chosen)):
+        print(f"note: {name} is not a CNN trained with flip or crop: no test-time augmentation",
+              file=sys.stderr)
+    if not chosen:
+        raise ValueError("none of the models has test-time augmentation to choose")
+    dataset = load_data(args.data, args.size)
+    for name in chosen:
+        with progress_bar("Test-time augmentation") as progress:
+            report = evaluate_tta(name, dataset, models_dir=args.models_dir, progress=progress)
+        tta = report["tta"]
+        print(f"{name}: chose {tta['candidate']} ({tta['description']}) on validation "
+              f"accuracy; plain {tta['plain_validation_accuracy']:.4f}")
+        print(f"  {'candidate':18s} {'views':>5s} {'val acc':>8s} {'test acc':>8s} "
+              f"{'leak-free':>9s} {'AUROC':>7s}")
+        for option, c in tta["candidates"].items():
+            print(f"  {option:18s} {c['n_views']:5d} {c['validation_accuracy']:8.4f} "
+                  f"{c['test_accuracy']:8.4f} {c['leakfree_accuracy']:9.4f} "
+                  f"{c['test_auroc']:7.4f}")
+        plain, test = tta["candidates"]["none"], report["metrics"]["test"]["at_threshold"]
+        if abs(plain["threshold"] - report["threshold"]) > 1e-4 \
+                or plain["test_accuracy"] != test["accuracy"]:
+            print(f"  note: the plain score no longer reproduces the report's threshold and "
+                  f"test accuracy ({report['threshold']:.4f}, {test['accuracy']:.4f})")
+        sys.stdout.flush()
+    return 0
+
+
+def _evaluate_ensemble(args) -> int:
+    from core.models.ensemble_weights import evaluate_ensemble
+    from core.progress import progress_bar
+
+    dataset = load_data(args.data, args.size)
+    with progress_bar("Ensemble") as progress:
+        result = evaluate_ensemble(dataset, args.names or None, models_dir=args.models_dir,
+                                   progress=progress)
+    print(f"{'':24s} {'val acc':>8s} {'test acc':>8s} {'leak-free':>9s} {'AUROC':>7s}")
+    for label, entry in [("weighted", result["weighted"]),
+                         (f"best single ({result['best_single']['name']})",
+                          result["best_single"]),
+                         (f"equal ({'+'.join(result['equal']['models'])})", result["equal"])]:
+        print(f"{label[:24]:24s} {entry['validation_accuracy']:8.4f} "
+              f"{entry['test_accuracy']:8.4f} {entry['leakfree_accuracy']:9.4f} "
+              f"{entry['test_auroc']:7.4f}")
+    print(result["reading"])
     return 0
 
 

@@ -16,6 +16,7 @@ from core.models.metrics import ensemble_scores
 
 __all__ = [
     "ENSEMBLE",
+    "FLAGSHIP",
     "INCONCLUSIVE_BAND",
     "SCANNER",
     "VIEWS",
@@ -24,6 +25,7 @@ __all__ = [
     "load_detector",
     "prepare",
     "scan_models",
+    "tta_helps",
     "verdict",
 ]
 
@@ -31,6 +33,7 @@ INCONCLUSIVE_BAND = 0.1  # |P(FAKE) - threshold| below this is "inconclusive"
 ENSEMBLE = "ensemble"
 ENSEMBLE_SIZE = 3  # the default ensemble: the best models by test accuracy
 SCANNER = "scanner"  # the default model of folder scans (fast, distilled from the flagship)
+FLAGSHIP = "flagship"  # the most accurate model: Check an image uses its TTA when it helps
 VIEWS = {"resize": "whole image resized", "crop": "centre square crop, resized"}
 
 
@@ -81,6 +84,9 @@ class Detector:
     gaussians : dict of name -> ood.Gaussian
         The training distribution of the loaded models' features that ``models/ood.json``
         holds for these model files (the off-distribution score).
+    tta : tuple of str
+        Models scored with test-time augmentation (their report's ``tta`` views, calibration
+        and threshold); the others give their plain score.
     """
 
     predictors: dict[str, Predictor]
@@ -89,6 +95,7 @@ class Detector:
     size: int
     families: dict[str, str] = field(default_factory=dict)
     gaussians: dict[str, ood.Gaussian] = field(default_factory=dict)
+    tta: tuple[str, ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -106,8 +113,8 @@ class Detector:
         for model, p in self.predictors.items():
             if model == name:
                 scores[model], features = p.predict_with_features(images)
-            else:
-                scores[model] = p.predict(images)
+            if model != name or model in self.tta:
+                scores[model] = p.predict(images, tta=model in self.tta)
         scores[ENSEMBLE] = ensemble_scores(scores, self.ensemble).astype(np.float32)
         return scores, features
 
@@ -123,12 +130,15 @@ class Detector:
 
 def load_detector(names: list[str] | None = None, *, ensemble: list[str] | None = None,
                   models_dir: str | os.PathLike = MODELS_DIR,
-                  load: Callable[[str], Predictor] | None = None) -> Detector:
+                  load: Callable[[str], Predictor] | None = None,
+                  tta: list[str] | None = None) -> Detector:
     """Load the evaluated models (all of them, or ``names``) for one input size.
 
     The ensemble defaults to the ``ENSEMBLE_SIZE`` chosen models with the best test accuracy.
     ``load`` maps a model name to its Predictor (default ``load_predictor`` from
-    ``models_dir``). Raises ValueError for unknown names or models of different input sizes.
+    ``models_dir``). The models in ``tta`` are scored with their test-time augmentation and
+    decided at its threshold. Raises ValueError for unknown names, models of different input
+    sizes, or a ``tta`` model that is not loaded or has no ``tta`` section in its report.
     """
     load = load or (lambda name: load_predictor(name, models_dir))
     reports = [r for r in list_reports(models_dir) if "metrics" in r]
@@ -149,17 +159,33 @@ def load_detector(names: list[str] | None = None, *, ensemble: list[str] | None 
     ensemble = ensemble or chosen[:ENSEMBLE_SIZE]
     if set(ensemble) - set(chosen):
         raise ValueError(f"ensemble models {sorted(set(ensemble) - set(chosen))} are not loaded")
+    tta = list(dict.fromkeys(tta or []))
+    if set(tta) - set(chosen):
+        raise ValueError(f"test-time augmentation of models {sorted(set(tta) - set(chosen))} "
+                         "that are not loaded")
+    missing = [n for n in tta if not by_name[n].get("tta")]
+    if missing:
+        raise ValueError(f"models {missing} have no test-time augmentation in their report "
+                         "(python -m core evaluate --tta)")
     gaussians = ood.load_gaussians(models_dir)
     return Detector(
         predictors={r["name"]: load(r["name"]) for r in reports},
-        thresholds={r["name"]: float(r["threshold"]) for r in reports},
+        thresholds={r["name"]: float((r["tta"] if r["name"] in tta else r)["threshold"])
+                    for r in reports},
         ensemble=list(ensemble),
         size=sizes.pop(),
         families={r["name"]: r.get("family", "") for r in reports},
         gaussians={r["name"]: gaussians[r["name"]] for r in reports
                    if gaussians.get(r["name"]) and gaussians[r["name"]].sha256
                    in ("", r.get("sha256", ""))},
+        tta=tuple(tta),
     )
+
+
+def tta_helps(report: dict) -> bool:
+    """Whether a model's report says its test-time augmentation raised its validation
+    accuracy (the chosen views beat the image alone)."""
+    return bool((report.get("tta") or {}).get("raises_validation_accuracy"))
 
 
 def scan_models(models_dir: str | os.PathLike = MODELS_DIR) -> list[str] | None:

@@ -22,6 +22,7 @@ from core.analysis.features import flatten
 from core.data.files import atomic_target, write_atomic
 from core.data.sources import REPO_ROOT
 from core.models.calibration import apply_calibration
+from core.models.tta import IDENTITY, stack_views
 
 __all__ = [
     "MODELS_DIR",
@@ -116,6 +117,10 @@ class Predictor:
     calibration : dict or None
         The calibration from the model's report (``core.models.calibration``), applied to
         every score; None gives the model's raw output.
+    tta : dict or None
+        The report's ``tta`` section (``core.models.evaluate_tta``): the ``views`` averaged by
+        test-time augmentation, with the ``calibration`` and ``threshold`` of that averaged
+        score; None when the model has none.
     """
 
     name: str
@@ -124,13 +129,33 @@ class Predictor:
     size: int
     sha256: str = ""
     calibration: dict | None = None
+    tta: dict | None = None
 
-    def predict(self, images: np.ndarray, *, batch_size: int = BATCH) -> np.ndarray:
-        """Calibrated P(FAKE) per image, shape (n,), float32."""
+    def predict(self, images: np.ndarray, *, batch_size: int = BATCH,
+                tta: bool = False) -> np.ndarray:
+        """Calibrated P(FAKE) per image, shape (n,), float32; with ``tta``, the mean of the raw
+        P(FAKE) over the views of the report's ``tta`` section, calibrated by its calibration
+        (raises ValueError for a model without one)."""
+        if not tta:
+            return apply_calibration(self.calibration, self.raw(images, batch_size=batch_size))
+        if not self.tta:
+            raise ValueError(f"model {self.name!r} has no test-time augmentation in its report "
+                             f"(python -m core evaluate --tta --model {self.name})")
+        return apply_calibration(self.tta["calibration"] if self.calibration else None,
+                                 self.raw(images, self.tta["views"], batch_size=batch_size))
+
+    def raw(self, images: np.ndarray, views=(IDENTITY,), *, batch_size: int = BATCH
+            ) -> np.ndarray:
+        """Uncalibrated P(FAKE) per image averaged over ``views`` (``core.models.tta``), shape
+        (n,), float32; every view of a batch goes through the model in one call."""
         out = np.empty(len(images), dtype=np.float32)
-        for start in range(0, len(images), batch_size):
-            out[start:start + batch_size] = self._scores(images[start:start + batch_size])
-        return apply_calibration(self.calibration, out)
+        step = max(1, batch_size // len(views))
+        for start in range(0, len(images), step):
+            batch = images[start:start + step]
+            scores = self._scores(stack_views(batch, views))
+            out[start:start + step] = (scores if len(views) == 1
+                                       else scores.reshape(len(views), -1).mean(axis=0))
+        return out
 
     def _scores(self, batch: np.ndarray) -> np.ndarray:
         if self.family == "classical":
@@ -190,14 +215,15 @@ class Predictor:
         return (apply_calibration(self.calibration, np.concatenate(scores).astype(np.float32)),
                 np.concatenate(features))
 
-    def latency_ms(self, image: np.ndarray, *, repeats: int = 50) -> float:
-        """Median wall time of scoring one image (after a warm-up call)."""
+    def latency_ms(self, image: np.ndarray, *, repeats: int = 50, views=(IDENTITY,)) -> float:
+        """Median wall time of scoring one image (after a warm-up call), averaged over
+        ``views`` (``core.models.tta``; default the image alone)."""
         one = image[None]
-        self._scores(one)
+        self.raw(one, views)
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
-            self._scores(one)
+            self.raw(one, views)
             times.append(time.perf_counter() - start)
         return float(np.median(times) * 1000)
 
@@ -207,7 +233,7 @@ def load_predictor(name: str, models_dir: str | os.PathLike = MODELS_DIR, *,
     """Load model ``name`` from its report's file: Keras in safe mode, scikit-learn through
     skops with only scikit-learn/NumPy/SciPy types trusted; the file's sha256 must match the
     report's. Its scores are calibrated by the report's calibration unless ``calibrated`` is
-    False."""
+    False (and so is its test-time augmentation, ``Predictor.predict(..., tta=True)``)."""
     report = read_report(name, models_dir)
     path = Path(models_dir) / report["file"]
     digest = sha256(path)
@@ -224,8 +250,9 @@ def load_predictor(name: str, models_dir: str | os.PathLike = MODELS_DIR, *,
         if refused:
             raise ValueError(f"{path.name} contains types that are not trusted: {refused}")
         return Predictor(name, "classical", sio.load(path, trusted=untrusted), size, digest,
-                         calibration)
+                         calibration, report.get("tta"))
     import keras
 
     model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    return Predictor(name, report.get("family", "cnn"), model, size, digest, calibration)
+    return Predictor(name, report.get("family", "cnn"), model, size, digest, calibration,
+                     report.get("tta"))

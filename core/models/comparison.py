@@ -12,7 +12,7 @@ from core.models.metrics import ensemble_scores, score_report
 from core.models.references import REFERENCES
 
 __all__ = ["agreement_matrix", "ensemble_report", "leaderboard_frame", "limits_frame", "mistakes",
-           "references_frame"]
+           "references_frame", "weighted_ensemble_frames"]
 
 
 def leaderboard_frame(reports: list[dict]) -> pd.DataFrame:
@@ -80,6 +80,27 @@ def ensemble_report(scores: dict, names: list[str], labels, classes, leakfree) -
         "test": score_report(labels, p, classes, threshold=0.5),
         "leakfree_test": score_report(labels[keep], p[keep], classes[keep], threshold=0.5),
     }
+
+
+def weighted_ensemble_frames(result: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """From ``models/ensemble.json``: each model's weight (largest first), and the weighted
+    ensemble, the best single model and the equal-weight ensemble side by side (accuracies in
+    %)."""
+    weights = pd.DataFrame(sorted(result["weights"].items(), key=lambda kv: -kv[1]),
+                           columns=["model", "weight"])
+    rows = [("weighted ensemble", result["weighted"]),
+            (f"best single model ({result['best_single']['name']})", result["best_single"]),
+            (f"equal weights ({', '.join(result['equal']['models'])})", result["equal"])]
+    figures = pd.DataFrame([{
+        "": label,
+        "threshold": entry["threshold"],
+        "validation acc %": 100 * entry["validation_accuracy"],
+        "test acc %": 100 * entry["test_accuracy"],
+        "test images right": entry["test_correct"],
+        "leak-free acc %": 100 * entry["leakfree_accuracy"],
+        "AUROC": entry["test_auroc"],
+    } for label, entry in rows])
+    return weights, figures
 
 
 def mistakes(scores: np.ndarray, labels: np.ndarray, threshold: float, *, cell=None,

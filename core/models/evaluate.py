@@ -29,10 +29,13 @@ from core.models.metrics import calibration, choose_threshold, score_report, thr
 __all__ = [
     "LEADERBOARD_KEYS",
     "evaluate_model",
+    "fit_on_validation",
     "hardware",
     "leaderboard_rows",
     "total_training_seconds",
     "read_test_scores",
+    "score_test_sets",
+    "validation_rows",
     "write_leaderboard",
 ]
 
@@ -57,15 +60,8 @@ def evaluate_model(name: str, dataset: Dataset, *,
     test_images = dataset.images[test]
     raw = predictor.predict(test_images)
     p_fake = apply_calibration(report["calibration"], raw)
-    y, classes = dataset.labels[test], dataset.classes[test]
-    in_leakfree = leakfree[test]
-    threshold = float(report["threshold"])
-    report["metrics"] = {
-        "test": {**score_report(y, p_fake, classes, threshold=threshold),
-                 "uncalibrated": calibration(y, raw)},
-        "leakfree_test": score_report(y[in_leakfree], p_fake[in_leakfree],
-                                      classes[in_leakfree], threshold=threshold),
-    }
+    report["metrics"] = score_test_sets(dataset.labels[test], p_fake, raw, dataset.classes[test],
+                                     leakfree[test], float(report["threshold"]))
     sample = test_images[:SPEED_SAMPLE]
     start = time.perf_counter()
     predictor.predict(sample)
@@ -86,22 +82,47 @@ def evaluate_model(name: str, dataset: Dataset, *,
 def _calibrate(report: dict, predictor, dataset: Dataset) -> None:
     """Fit the report's calibration on the model's validation images (the seeded split it was
     trained with), then choose its threshold on the calibrated validation scores."""
-    split = report.get("split", {})
-    _, val_rows = train_val_rows(dataset, val_fraction=split.get("val_fraction", 0.1),
-                                 seed=split.get("seed", 0),
-                                 limit=(report.get("training") or {}).get("limit"))
-    y_val = dataset.labels[val_rows]
+    val_rows = validation_rows(report, dataset)
     raw = predictor.predict(dataset.images[val_rows])
+    report["calibration"], report["threshold"], report["validation"] = fit_on_validation(
+        dataset.labels[val_rows], raw, dataset.classes[val_rows])
+
+
+def validation_rows(report: dict, dataset: Dataset) -> np.ndarray:
+    """Row indices of a model's validation images: the seeded split its report records."""
+    split = report.get("split", {})
+    return train_val_rows(dataset, val_fraction=split.get("val_fraction", 0.1),
+                          seed=split.get("seed", 0),
+                          limit=(report.get("training") or {}).get("limit"))[1]
+
+
+def fit_on_validation(y_val: np.ndarray, raw: np.ndarray, classes: np.ndarray
+                      ) -> tuple[dict, float, dict]:
+    """The calibration fitted on validation labels and raw scores, the threshold chosen on the
+    calibrated scores, and the validation ``accuracy`` (at that threshold) and ``roc_auc``."""
     fitted = fit_calibration(y_val, raw)
     p_val = apply_calibration(fitted, raw)
-    report["calibration"] = {**fitted, "n_validation": int(len(val_rows)),
-                             "validation_ece_before": calibration(y_val, raw)["ece"],
-                             "validation_ece_after": calibration(y_val, p_val)["ece"]}
-    report["threshold"] = choose_threshold(y_val, p_val)
-    report["validation"] = {
-        "accuracy": threshold_metrics(y_val, p_val, report["threshold"])["accuracy"],
-        "roc_auc": score_report(y_val, p_val, dataset.classes[val_rows],
-                                threshold=report["threshold"])["roc_auc"],
+    fitted = {**fitted, "n_validation": int(len(y_val)),
+              "validation_ece_before": calibration(y_val, raw)["ece"],
+              "validation_ece_after": calibration(y_val, p_val)["ece"]}
+    threshold = choose_threshold(y_val, p_val)
+    validation = {
+        "accuracy": threshold_metrics(y_val, p_val, threshold)["accuracy"],
+        "roc_auc": score_report(y_val, p_val, classes, threshold=threshold)["roc_auc"],
+    }
+    return fitted, threshold, validation
+
+
+def score_test_sets(y: np.ndarray, p_fake: np.ndarray, raw: np.ndarray, classes: np.ndarray,
+                 leakfree: np.ndarray, threshold: float) -> dict:
+    """``score_report`` of calibrated test scores at ``threshold`` (``test``, with the
+    calibration of the ``raw`` scores as ``uncalibrated``) and of the images flagged in
+    ``leakfree`` (``leakfree_test``)."""
+    return {
+        "test": {**score_report(y, p_fake, classes, threshold=threshold),
+                 "uncalibrated": calibration(y, raw)},
+        "leakfree_test": score_report(y[leakfree], p_fake[leakfree], classes[leakfree],
+                                      threshold=threshold),
     }
 
 
