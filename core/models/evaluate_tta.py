@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,7 @@ def evaluate_tta(name: str, dataset: Dataset, *, models_dir: str | os.PathLike =
     progress(1.0, f"{name}: calibrating")
     y_val, c_val = dataset.labels[val_rows], dataset.classes[val_rows]
     y_test, c_test = dataset.labels[test], dataset.classes[test]
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for option, option_views in options.items():
         mean_val = _mean([raw["validation"][v] for v in option_views])
         mean_test = _mean([raw["test"][v] for v in option_views])

@@ -21,8 +21,10 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -157,7 +159,7 @@ def _initial_state(init: str | None) -> dict | None:
     if not init:
         return None
     path = Path(init)
-    state = {"file": path.name, "sha256": sha256(path)}
+    state: dict[str, Any] = {"file": path.name, "sha256": sha256(path)}
     if path.with_suffix(".json").exists():
         state["training"] = read_report(path.stem, path.parent).get("training")
     return state
@@ -210,7 +212,8 @@ def batches(images, labels, batch_size, augment, seed, teacher=None):
 
 
 def fit_keras(model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
-              config: TrainConfig, *, callbacks: list = (), teacher=None, verbose: int = 1):
+              config: TrainConfig, *, callbacks: Sequence = (), teacher=None,
+              verbose: int = 1):
     """Compile ``model`` (AdamW, cosine schedule with one warm-up epoch, binary cross-entropy)
     and fit it on uint8 ``train`` images and labels with ``config``'s schedule and augmentation;
     early stopping on ``val`` loss restores the best epoch."""
@@ -303,7 +306,7 @@ def _epoch_log(path: Path):
 
         def history(self) -> dict:
             keys = [k for k in self.epochs[0] if k != "seconds"] if self.epochs else []
-            out = {k: [round(e[k], 5) for e in self.epochs] for k in keys}
+            out: dict[str, Any] = {k: [round(e[k], 5) for e in self.epochs] for k in keys}
             out["best_epoch"] = (int(np.argmin(out["val_loss"])) + 1 if "val_loss" in out
                                  else len(self.epochs))
             out["epoch_seconds"] = [round(e["seconds"], 1) for e in self.epochs]
