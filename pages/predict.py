@@ -127,9 +127,9 @@ flagship = next((r for r in _model_cache.model_reports() if r["name"] == FLAGSHI
 tta = flagship.get("tta") if FLAGSHIP in detector.names else None
 if tta:
     over = "the mirror image" if tta["candidate"] == "mirror" else tta["description"]
-    use_tta = st.toggle(
-        f"Average over {over} (test-time augmentation)", value=tta_helps(flagship),
-        key="check_tta",
+    use_tta = _url.bound(
+        st.toggle, f"Average over {over} (test-time augmentation)", value=tta_helps(flagship),
+        key="tta",
         help="The mean of the flagship's P(FAKE) over harmless copies it was trained with, "
              "calibrated and thresholded on validation images like its plain score. On by "
              "default when it raised the flagship's validation accuracy.")

@@ -347,14 +347,14 @@ def test_check_page_uses_the_flagship_tta_when_its_report_says_so(tmp_path):
         ticks = [s for s in spec["layout"]["shapes"] if s["type"] == "line"]
         return float(xs[row]), float(ticks[row]["x0"])
 
-    toggle = at.toggle(key="check_tta")
+    toggle = at.toggle(key="tta")
     assert "test-time augmentation" in toggle.label
     assert toggle.value == tta_helps(report)
     caption = " ".join(str(c.value) for c in at.caption)
     assert f"**{averaged:.3f}** averaged over {report['tta']['description']}" in caption
     assert f"**{plain:.3f}** from the image alone" in caption
     for on in (toggle.value, not toggle.value):
-        at.toggle(key="check_tta").set_value(on).run()
+        at.toggle(key="tta").set_value(on).run()
         assert not at.exception
         p, threshold = shown()
         assert p == pytest.approx(averaged if on else plain, abs=1e-5)
