@@ -17,6 +17,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cluster_bench import bench_cluster  # noqa: E402
+
 from core.analysis.embed import compute_embedding  # noqa: E402
 from core.analysis.features import feature_table  # noqa: E402
 from core.analysis.stats import compute_stats  # noqa: E402
@@ -265,7 +267,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="CIFAKE zip or folder (default: as the app finds it)")
     parser.add_argument("--only", choices=["data", "page", "models", "predict", "api", "backbones",
-                                           "training_lab"],
+                                           "training_lab", "cluster"],
                         help="run one group only")
     args = parser.parse_args()
     path = resolve_source(args.data)
@@ -283,6 +285,8 @@ def main() -> None:
         bench_backbones()
     if args.only in (None, "training_lab"):
         bench_training_lab(path)
+    if args.only in (None, "cluster"):
+        bench_cluster(path, emit)
 
 
 if __name__ == "__main__":
