@@ -147,14 +147,16 @@ def test_a_killed_worker_loses_no_rows(tmp_path, detector):
 
 @pytest.mark.slow
 @needs_dask
-def test_cli_predict_and_evaluate_on_a_cluster(tmp_path, detector):
+def test_cli_predict_and_evaluate_on_a_cluster(tmp_path, client, detector):
+    """predict on a running scheduler's address, evaluate --on on a local cluster: the files
+    the single-process scan writes."""
     from core.detect.detector import load_detector
     from core.labs.own_data import evaluate_on
 
     folder = _folder(tmp_path / "in")
     models = [arg for name in MODELS for arg in ("--model", name)]
     result = run_cli("predict", folder, *models, "--csv", tmp_path / "scan.csv",
-                     "--cluster", "local:2")
+                     "--cluster", client.scheduler.address)
     assert result.returncode == 0, result.stderr
     single = scan(read_entries(list_image_files([folder])), detector)
     assert (tmp_path / "scan.csv").read_text() == rows_to_csv(single)
@@ -167,6 +169,17 @@ def test_cli_predict_and_evaluate_on_a_cluster(tmp_path, detector):
     assert result.returncode == 0, result.stderr
     expected = evaluate_on(labelled, load_detector(["logreg"]), models_dir=MODELS_DIR)
     assert json.loads((tmp_path / "own.json").read_text()) == expected
+
+
+@needs_dask
+@pytest.mark.filterwarnings("ignore:Port")  # another cluster's web server on 8787
+def test_a_scheduler_without_workers_is_refused():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as empty:
+        with pytest.raises(ValueError, match="has no workers"):
+            with connect(empty.scheduler_address, timeout=1):
+                pass
 
 
 @pytest.mark.slow

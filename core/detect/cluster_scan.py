@@ -79,7 +79,28 @@ def connect(spec: str, *, timeout: float = CONNECT_TIMEOUT) -> Iterator:
                              f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
                              ) from None
         with client:
+            _check_remote(client, spec, timeout)
             yield client
+
+
+def _check_remote(client, spec: str, timeout: float) -> None:
+    """Raise ValueError unless the scheduler at ``spec`` has a worker within ``timeout`` seconds
+    and it and its workers can import this project (they unpickle its tasks)."""
+    import pkgutil
+
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError:
+        raise ValueError(f"the scheduler at {spec} has no workers (waited {timeout:.0f} s); start "
+                         f"some with: dask worker {spec}") from None
+    module = f"{__name__}:__name__"
+    try:
+        client.run_on_scheduler(pkgutil.resolve_name, module)
+        client.run(pkgutil.resolve_name, module)
+    except ImportError as exc:
+        raise ValueError(f"the scheduler at {spec} or one of its workers cannot import this "
+                         f"project ({exc}): start them with the project folder on PYTHONPATH, "
+                         "or install it there (docs/cluster.md)") from None
 
 
 def cluster_scan(entries: list[FileEntry], detector: Detector, cluster, *,
