@@ -10,9 +10,10 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from core.detect import ood
 from core.detect.detector import ENSEMBLE, Detector, prepare, verdict
 from core.detect.stability import stability
 from core.errors import ImageError
-from core.progress import ProgressFn, silent, subrange
+from core.progress import ProgressFn, silent
 
 __all__ = [
     "DEPRECATED_COLUMNS",
@@ -71,7 +72,7 @@ class FileEntry:
     problem: str = ""
 
 
-def list_image_files(paths: list[str | os.PathLike]) -> list[FileEntry]:
+def list_image_files(paths: Sequence[str | os.PathLike]) -> list[FileEntry]:
     """Every image file named or found in ``paths``, in scan order, without reading any.
 
     Files named directly are always listed; folders are searched recursively for
@@ -126,7 +127,7 @@ def read_entries(entries: Iterable[FileEntry]) -> Iterator[tuple[str, bytes | No
         _close(opened)
 
 
-def iter_image_files(paths: list[str | os.PathLike]) -> Iterator[tuple[str, bytes | None, str]]:
+def iter_image_files(paths: Sequence[str | os.PathLike]) -> Iterator[tuple[str, bytes | None, str]]:
     """Every image file named or found in ``paths``, read: ``(path, data, problem)``
     (``list_image_files``, then ``read_entries``)."""
     return read_entries(list_image_files(paths))
@@ -201,16 +202,25 @@ def scan(files: Iterable[tuple[str, bytes | None, str]], detector: Detector, *,
     """One row per file (``score_files``), the files scored ``chunk`` at a time in order."""
     files = list(files)
     rows: list[dict] = []
-    chunks = range(0, len(files), chunk)
-    for n, start in enumerate(chunks):
+    for start in range(0, len(files), chunk):
         part = files[start:start + chunk]
-        step = (progress if len(chunks) == 1 else subrange(
-            lambda f, m, n=n: progress(f, f"Part {n + 1:,} of {len(chunks):,}: {m}"),
-            start / len(files), (start + len(part)) / len(files)))
         rows += score_files(part, detector, view=view, check_stability=check_stability,
-                            progress=step, total=len(part))
+                            progress=_part(progress, start, len(part), len(files)),
+                            total=len(part))
     progress(1.0, f"Scanned {len(rows):,} files")
     return rows
+
+
+def _part(progress: ProgressFn, start: int, size: int, total: int) -> ProgressFn:
+    """``progress`` of the files ``start`` to ``start + size`` of ``total``."""
+    if size == total:
+        return progress
+
+    def report(fraction: float, message: str) -> None:
+        progress((start + fraction * size) / total,
+                 f"Files {start + 1:,}–{start + size:,} of {total:,}: {message}")
+
+    return report
 
 
 def score_files(files: Iterable[tuple[str, bytes | None, str]], detector: Detector, *,
@@ -231,8 +241,9 @@ def score_files(files: Iterable[tuple[str, bytes | None, str]], detector: Detect
     for i, (path, data, problem) in enumerate(files):
         if total:
             progress(0.5 * i / total, f"Decoding {i + 1:,} / {total:,} files")
-        row = {"path": path, "bytes": None if data is None else len(data), "format": "",
-               "width": None, "height": None, "status": "error", "message": problem}
+        row: dict[str, Any] = {
+            "path": path, "bytes": None if data is None else len(data), "format": "",
+            "width": None, "height": None, "status": "error", "message": problem}
         rows.append(row)
         if data is None:
             continue
