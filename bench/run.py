@@ -17,6 +17,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cluster_bench import bench_cluster  # noqa: E402
+
 from core.analysis.embed import compute_embedding  # noqa: E402
 from core.analysis.features import feature_table  # noqa: E402
 from core.analysis.stats import compute_stats  # noqa: E402
@@ -337,7 +339,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="CIFAKE zip or folder (default: as the app finds it)")
     parser.add_argument("--only", choices=["data", "page", "models", "predict", "api", "backbones",
-                                           "training_lab", "inside", "class"],
+                                           "training_lab", "inside", "cluster", "class"],
                         help="run one group only (class: only with --only)")
     parser.add_argument("--class-paths", nargs="+", metavar="PATH",
                         help="the views a class opens in turn, as URL paths with their query "
@@ -364,6 +366,8 @@ def main() -> None:
         bench_training_lab(path)
     if args.only in (None, "inside"):
         bench_inside(path)
+    if args.only in (None, "cluster"):
+        bench_cluster(path, emit)
     if args.only == "class":  # many browsers on this machine's cores: run it on its own
         from class_bench import run_class
 

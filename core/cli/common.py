@@ -14,6 +14,7 @@ from core.models.artifacts import MODELS_DIR
 from core.progress import progress_bar
 
 __all__ = [
+    "add_cluster_argument",
     "add_data_arguments",
     "add_generators_dir",
     "add_model_arguments",
@@ -37,6 +38,14 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, size: bool = False) -
     if size:
         parser.add_argument("--size", type=int, default=DEFAULT_SIZE,
                             help="side in pixels images are resized to (default %(default)s)")
+
+
+def add_cluster_argument(parser: argparse.ArgumentParser) -> None:
+    """``--cluster ADDRESS|local[:N]``: scan on a Dask cluster (``core.detect.cluster_scan``)."""
+    parser.add_argument("--cluster", metavar="ADDRESS|local[:N]",
+                        help="scan on a Dask cluster: local[:N] starts N worker processes here "
+                        "(default: one per core), ADDRESS (tcp://host:8786) uses a running "
+                        "scheduler; the same rows as without it")
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, what: str, *old_dirs: str) -> None:

@@ -9,7 +9,13 @@ import json
 import sys
 from pathlib import Path
 
-from core.cli.common import add_data_arguments, add_model_arguments, command_parser, load_data
+from core.cli.common import (
+    add_cluster_argument,
+    add_data_arguments,
+    add_model_arguments,
+    command_parser,
+    load_data,
+)
 
 __all__ = ["main"]
 
@@ -33,7 +39,10 @@ def main(argv: list[str]) -> int:
                              "every evaluated CNN) on their validation images and write "
                              "models/ensemble.json")
     add_data_arguments(parser, size=True)
+    add_cluster_argument(parser)
     args = parser.parse_args(argv)
+    if args.cluster and not args.on:
+        parser.error("--cluster scans your own images: use it with --on PATH")
     if args.on:
         return _evaluate_on(args)
     if args.ensemble:
@@ -125,9 +134,14 @@ def _evaluate_on(args) -> int:
 
     if args.json and Path(args.json).exists() and not args.overwrite:
         raise ValueError(f"{args.json} exists; choose another name or pass --overwrite")
+    if args.cluster:
+        from core.detect.cluster_scan import parse_cluster
+
+        parse_cluster(args.cluster)  # a malformed address fails before the models load
     detector = load_detector(args.names or None, models_dir=args.models_dir)
     with progress_bar("Evaluating") as progress:
-        report = evaluate_on(args.on, detector, models_dir=args.models_dir, progress=progress)
+        report = evaluate_on(args.on, detector, models_dir=args.models_dir,
+                             cluster=args.cluster, progress=progress)
     print(f"{report['path']}: {report['scored']:,} of {report['images']:,} images scored "
           f"({report['counts']['REAL']:,} REAL, {report['counts']['FAKE']:,} FAKE); "
           f"{report['flag_rate']:.1%} off-distribution")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.cli.common import add_models_dir, command_parser
+from core.cli.common import add_cluster_argument, add_models_dir, command_parser
 
 __all__ = ["main"]
 
@@ -31,6 +31,7 @@ def main(argv: list[str]) -> int:
                         help="skip re-scoring changed copies (5x fewer model calls)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     add_models_dir(parser)
+    add_cluster_argument(parser)
     args = parser.parse_args(argv)
     target = args.csv or args.json
     if target and Path(target).exists() and not args.overwrite:
@@ -38,14 +39,24 @@ def main(argv: list[str]) -> int:
 
     from core.data.files import write_atomic
     from core.detect.detector import load_detector, scan_models
-    from core.detect.scanning import iter_image_files, rows_to_csv, rows_to_json, scan
+    from core.detect.scanning import list_image_files, read_entries, rows_to_csv, rows_to_json, scan
     from core.progress import progress_bar
 
+    if args.cluster:
+        from core.detect.cluster_scan import cluster_scan, parse_cluster
+
+        parse_cluster(args.cluster)  # a malformed address fails before the models load
     detector = load_detector(args.models or scan_models(args.models_dir),
                              models_dir=args.models_dir)
+    entries = list_image_files(args.paths)
     with progress_bar("Scanning") as progress:
-        rows = scan(iter_image_files(args.paths), detector, view=args.view,
-                    check_stability=not args.no_stability, progress=progress)
+        if args.cluster:
+            rows = cluster_scan(entries, detector, args.cluster, models_dir=args.models_dir,
+                                view=args.view, check_stability=not args.no_stability,
+                                progress=progress)
+        else:
+            rows = scan(read_entries(entries), detector, view=args.view,
+                        check_stability=not args.no_stability, progress=progress)
     text = rows_to_json(rows) if args.json else rows_to_csv(rows)
     if target:
         write_atomic(target, text.encode())

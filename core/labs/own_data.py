@@ -12,24 +12,32 @@ import pandas as pd
 
 from core.data.sources import LABELS, label_of, scan_source
 from core.detect.detector import ENSEMBLE, Detector
-from core.detect.scanning import iter_uploads, scan
+from core.detect.scanning import iter_uploads, read_entries, scan, source_entries
 from core.errors import DataError
 from core.models.artifacts import MODELS_DIR, list_reports
 from core.models.metrics import score_report
 from core.progress import ProgressFn, silent
 
-__all__ = ["evaluate_files", "evaluate_on", "evaluate_uploads", "results_frame"]
+__all__ = ["evaluate_files", "evaluate_on", "evaluate_rows", "evaluate_uploads", "results_frame"]
 
 
 def evaluate_on(path: str | os.PathLike, detector: Detector, *, mistakes: int = 5,
-                models_dir: str | os.PathLike = MODELS_DIR, progress: ProgressFn = silent) -> dict:
-    """``evaluate_files`` on the labelled images of a folder or zip at ``path``; raises
-    DataError when it holds no REAL/ and FAKE/ images."""
+                models_dir: str | os.PathLike = MODELS_DIR, cluster: str | None = None,
+                progress: ProgressFn = silent) -> dict:
+    """``evaluate_rows`` on the labelled images of a folder or zip at ``path``, scanned in this
+    process or, with ``cluster`` (``local``, ``local:N`` or a scheduler's address), on a cluster
+    (``core.detect.cluster_scan``); raises DataError when it holds no REAL/ and FAKE/ images."""
     listing = scan_source(path)
-    files = [(member, None, str(data)) if isinstance(data, OSError) else (member, data, "")
-             for member, data in listing.read()]
-    return evaluate_files(files, listing.labels, detector, source=str(listing.source),
-                          mistakes=mistakes, models_dir=models_dir, progress=progress)
+    entries = source_entries(listing.source, listing.members)
+    if cluster:
+        from core.detect.cluster_scan import cluster_scan
+
+        rows = cluster_scan(entries, detector, cluster, models_dir=models_dir,
+                            check_stability=False, progress=progress)
+    else:
+        rows = scan(read_entries(entries), detector, check_stability=False, progress=progress)
+    return evaluate_rows(rows, listing.labels, detector, source=str(listing.source),
+                         mistakes=mistakes, models_dir=models_dir)
 
 
 def evaluate_uploads(uploads: list[tuple[str, bytes]], detector: Detector, *, mistakes: int = 5,
@@ -51,12 +59,20 @@ def evaluate_files(files: list[tuple[str, bytes | None, str]], labels: np.ndarra
                    detector: Detector, *, source: str = "", mistakes: int = 5,
                    models_dir: str | os.PathLike = MODELS_DIR,
                    progress: ProgressFn = silent) -> dict:
+    """``evaluate_rows`` on the scan of ``files`` (as ``scanning.iter_image_files`` yields them)
+    with ``labels`` (0 REAL, 1 FAKE)."""
+    rows = scan(files, detector, check_stability=False, progress=progress)
+    return evaluate_rows(rows, labels, detector, source=source, mistakes=mistakes,
+                         models_dir=models_dir)
+
+
+def evaluate_rows(rows: list[dict], labels: np.ndarray, detector: Detector, *, source: str = "",
+                  mistakes: int = 5, models_dir: str | os.PathLike = MODELS_DIR) -> dict:
     """Every model's (and the ensemble's) accuracy at its threshold, AUROC and ROC curve (None
     unless both labels were readable), off-distribution flag rate and accuracy on the
-    unflagged images, and its ``mistakes`` most confident mistakes, on ``files`` (as
-    ``predict.iter_image_files`` yields them) with ``labels`` (0 REAL, 1 FAKE); with the
-    model's CIFAKE test accuracy and AUROC from its report in ``models_dir`` (None without)."""
-    rows = scan(files, detector, check_stability=False, progress=progress)
+    unflagged images, and its ``mistakes`` most confident mistakes, from the scan ``rows`` of
+    files with ``labels`` (0 REAL, 1 FAKE); with the model's CIFAKE test accuracy and AUROC
+    from its report in ``models_dir`` (None without)."""
     ok = np.array([row["status"] == "ok" for row in rows])
     labels = np.asarray(labels)[ok].astype(int)
     flagged = np.array([bool(row["ood_reason"]) for row in rows])[ok]
