@@ -26,11 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from screenshots import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from common import ROOT, app_tools
 
 TICKS = os.sysconf("SC_CLK_TCK")
 # rendered: connected, the script finished, the page's title drawn and nothing left stale
@@ -169,7 +165,9 @@ async def _class(base: str, steps: list[str], sessions: int, timeout_s: float, *
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        tools = app_tools()
+        browser = await p.chromium.launch(executable_path=tools.CHROMIUM,
+                                          args=tools.CHROMIUM_ARGS)
         contexts = [await browser.new_context(viewport={"width": 1280, "height": 800})
                     for _ in range(sessions)]
         pages = [await c.new_page() for c in contexts]

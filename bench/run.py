@@ -7,33 +7,26 @@ beside each figure; the numbers are measured, never asserted.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+try:
+    import core  # noqa: F401  (the project, installed: a script finds no package beside it)
+except ModuleNotFoundError:
+    raise SystemExit("bench/run.py needs the project installed: pip install -e . (part of "
+                     "pip install -r requirements-dev.txt)") from None
 import numpy as np
+from app_bench import bench_dataset_page, bench_inside
+from cluster_bench import bench_cluster
+from common import emit, timed
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from cluster_bench import bench_cluster  # noqa: E402
-
-from core.analysis.embed import compute_embedding  # noqa: E402
-from core.analysis.features import feature_table  # noqa: E402
-from core.analysis.stats import compute_stats  # noqa: E402
-from core.data.dataset import load_dataset  # noqa: E402
-from core.data.sources import resolve_source  # noqa: E402
-
-
-def emit(figure: str, value: float, unit: str) -> None:
-    print(json.dumps({"figure": figure, "value": round(value, 3), "unit": unit}), flush=True)
-
-
-def timed(fn):
-    start = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - start
+from core.analysis.embed import compute_embedding
+from core.analysis.features import feature_table
+from core.analysis.stats import compute_stats
+from core.data.dataset import load_dataset
+from core.data.sources import resolve_source
 
 
 def bench_data(path: Path) -> None:
@@ -53,32 +46,6 @@ def bench_data(path: Path) -> None:
             dataset.labels, dataset.classes, dataset.images, features,
             space="pixels", method=m, n=2000))
         emit(f"embedding_{method}_2000_s", seconds, "s")
-
-
-def bench_dataset_page(path: Path, port: int = 8631) -> None:
-    """Dataset page as a visitor sees it: seconds from opening it to its first chart or image
-    grid on screen (headless Chromium), with a fresh server and an empty cache (nothing decoded
-    yet; target <= 5 s), then for a second visitor (target <= 2 s)."""
-    from playwright.sync_api import sync_playwright
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from screenshots import CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_until_idle
-
-    drawn = ", ".join(f'[data-testid="stMainBlockContainer"] [data-testid="{kind}"]'
-                      for kind in ("stPlotlyChart", "stImage"))
-    with tempfile.TemporaryDirectory() as cache, \
-            streamlit_server(port, {"CIFAKE_PATH": str(path), "CIFAKE_CACHE": cache}) as url, \
-            sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for figure in ("dataset_page_first_visit_s", "dataset_page_first_visit_warm_s"):
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            start = time.perf_counter()
-            page.goto(f"{url}/dataset")
-            page.locator(drawn).first.wait_for(state="visible", timeout=600_000)
-            emit(figure, time.perf_counter() - start, "s")
-            wait_until_idle(page)
-            page.close()
-        browser.close()
 
 
 def bench_models(path: Path) -> None:
@@ -282,57 +249,6 @@ def bench_training_lab(path: Path) -> None:
     emit("training_lab_reference_test_accuracy", run.result["test_accuracy"], "fraction")
     emit("training_lab_reference_images_per_second",
          run.split_info["n_train"] * run.result["epochs_run"] / run.result["seconds"], "images/s")
-
-
-def bench_inside(path: Path, port: int = 8632) -> None:
-    """Inside the CNN with the flagship: every block's activations for one image (target
-    <= 200 ms), the page's first render for a new test image on a warm server (<= 2 s), the top
-    images of one channel from a fresh cache (5,000 test images, <= 30 s) and cached (<= 1 s)."""
-    from playwright.sync_api import sync_playwright
-
-    from core.detect.inside import Inside
-    from core.labs.inside_channels import channel_stats, extremes
-    from core.models.artifacts import load_predictor
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from screenshots import CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_until_idle
-
-    dataset = load_dataset(path)
-    predictor = load_predictor("flagship")
-    inside = Inside(predictor.model, predictor.calibration)
-    test = dataset.images[dataset.splits == 1]
-    inside.activations(test[:1])  # warm-up: the traced call
-    times = [timed(lambda i=i: inside.activations(test[i:i + 1]))[1] for i in range(1, 31)]
-    emit("inside_activations_one_image_ms", 1000 * float(np.median(times)),
-         "ms (flagship, every block, median of 30)")
-
-    def top_images(cache: str):
-        stats = channel_stats(inside, predictor.sha256, dataset, "res6", cache_dir=cache)
-        top, bottom = extremes(stats.means[:, 0])
-        return dataset.images[stats.rows[np.concatenate([top, bottom])]]
-
-    with tempfile.TemporaryDirectory() as cache:
-        _, seconds = timed(lambda: top_images(cache))
-        emit("inside_top_images_cold_s", seconds, "s (flagship on 5,000 test images)")
-        _, seconds = timed(lambda: top_images(cache))
-        emit("inside_top_images_cached_s", seconds, "s")
-    done = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-    with streamlit_server(port, {"CIFAKE_PATH": str(path)}) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{url}/inside?image=1")  # warm: the model, the dataset's listing
-        wait_until_idle(page)
-        renders = []
-        for index in (2, 3, 4):
-            start = time.perf_counter()
-            page.goto(f"{url}/inside?image={index}")
-            page.get_by_text(f"test image {index} (").wait_for(timeout=120_000)
-            page.get_by_text("How the last layer decides").wait_for(timeout=120_000)
-            page.wait_for_selector(done, timeout=120_000)
-            renders.append(time.perf_counter() - start)
-        browser.close()
-    emit("inside_page_new_image_warm_s", float(np.median(renders)),
-         "s (Network tab, median of 3 new images)")
 
 
 def main() -> None:

@@ -185,3 +185,19 @@ def test_commands_without_models_start_without_tensorflow(args, dup_zip, cli_cac
 def test_train_imports_tensorflow(cli_cache):
     # the check above sees TensorFlow where a command loads it
     assert {"tensorflow", "keras"} <= imported_packages("train", "--help", cache_dir=cli_cache)
+
+
+def test_the_installed_cifake_command_is_the_command_line():
+    import shutil
+
+    exe = shutil.which("cifake")
+    if exe is None:
+        reason = "the cifake command is not installed (pip install -e .)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    result = subprocess.run([exe, "info", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: cifake info")
+    listing = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60).stdout
+    assert all(f"  {name} " in listing for name in COMMANDS)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from core.errors import DataError
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "main", "prog"]
 
 # command -> what it does, in one line (the listing of ``python -m core --help``)
 COMMANDS = {
@@ -39,6 +40,11 @@ COMMANDS = {
 }
 
 
+def prog() -> str:
+    """How the command line was called: ``cifake`` (the installed script) or ``python -m core``."""
+    return "cifake" if os.path.basename(sys.argv[0]) == "cifake" else "python -m core"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``python -m core`` with ``argv`` (default: the process's arguments); the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -58,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
 def _listing() -> argparse.ArgumentParser:
     listing = "\n".join(f"  {name:<12} {summary}" for name, summary in COMMANDS.items())
     parser = argparse.ArgumentParser(
-        prog="python -m core", usage="python -m core [-h] COMMAND [OPTIONS]",
+        prog=prog(), usage=f"{prog()} [-h] COMMAND [OPTIONS]",
         description="CIFAKE Explorer on the command line.",
-        epilog=f"commands:\n{listing}\n\n'python -m core COMMAND --help' shows its options.",
+        epilog=f"commands:\n{listing}\n\n'{prog()} COMMAND --help' shows its options.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", metavar="COMMAND", choices=COMMANDS,
                         help="one of the commands below")

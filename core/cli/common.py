@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import COMMANDS
+from core.cli import COMMANDS, prog
 from core.data.dataset import DEFAULT_SIZE, Dataset, load_dataset
 from core.data.sources import resolve_source
 from core.models.artifacts import MODELS_DIR
@@ -27,7 +27,7 @@ __all__ = [
 
 def command_parser(command: str) -> argparse.ArgumentParser:
     """The parser of ``python -m core <command>``, described by its line in ``COMMANDS``."""
-    return argparse.ArgumentParser(prog=f"python -m core {command}",
+    return argparse.ArgumentParser(prog=f"{prog()} {command}",
                                    description=COMMANDS[command])
 
 
