@@ -269,8 +269,10 @@ def score_files(files: Iterable[tuple[str, bytes | None, str]], detector: Detect
         progress(0.5, f"Scoring {len(inputs):,} images")
         batch = np.stack(inputs)
         gaussian = detector.ood_gaussian()
-        scores, features = detector.score_with_features(batch, gaussian and gaussian.model)
-        ratios = None if gaussian is None else gaussian.ratio(features)
+        scores, features = detector.score_with_features(batch, gaussian.model if gaussian
+                                                        else None)
+        ratios = (gaussian.ratio(features) if gaussian is not None and features is not None
+                  else None)
         flips = stability(detector, batch, scores).flips[ENSEMBLE] if check_stability else None
         for i, row in enumerate(ok_rows):
             row.update({f"p_fake_{n}": round(float(scores[n][i]), 6) for n in names})

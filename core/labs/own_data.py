@@ -81,7 +81,9 @@ def evaluate_rows(rows: list[dict], labels: np.ndarray, detector: Detector, *, s
               "errors": [{"path": r["path"], "message": r["message"]}
                          for r in rows if r["status"] != "ok"],
               "counts": {LABELS[i]: int((labels == i).sum()) for i in (0, 1)},
-              "flag_rate": float(flagged.mean()) if ok.any() else None, "models": {}}
+              "flag_rate": float(flagged.mean()) if ok.any() else None}
+    models: dict[str, dict] = {}
+    report["models"] = models
     reports = {r["name"]: r for r in list_reports(models_dir)}
     both = len(set(labels)) == 2
     for name in [*detector.names, ENSEMBLE]:
@@ -92,7 +94,7 @@ def evaluate_rows(rows: list[dict], labels: np.ndarray, detector: Detector, *, s
         worst = wrong[np.argsort(-np.abs(p[wrong] - threshold))][:mistakes]
         cifake = reports.get(name, {}).get("metrics", {}).get("test", {})
         scores = score_report(labels, p, np.zeros(len(p), int), threshold=threshold) if both else {}
-        report["models"][name] = {
+        models[name] = {
             "accuracy": float(right.mean()) if len(right) else None,
             "auroc": scores.get("roc_auc"),
             "roc_curve": scores.get("roc_curve"),
