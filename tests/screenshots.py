@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,26 +278,34 @@ def run_action(page, action: str | None, uploads: Path) -> None:
 
 
 def capture(out_dir: Path, *, port: int = 8599, env: dict | None = None, views=VIEWS,
-            prefix: str = "") -> list[Path]:
-    """Screenshot every view into ``out_dir``; raise AssertionError on a Streamlit exception, an
-    empty main area or a missing text."""
+            prefix: str = "", shoot: bool = True, url: str | None = None) -> list[Path]:
+    """Screenshot every view into ``out_dir`` (with ``shoot=False``, only a view that fails its
+    check); raise AssertionError on a Streamlit exception, an empty main area or a missing text.
+    Returns the names of the views checked, as the PNG paths they have or would have. With
+    ``url`` it uses that running app instead of starting one on ``port``."""
     from playwright.sync_api import sync_playwright
 
     out_dir.mkdir(parents=True, exist_ok=True)
     uploads = write_uploads(out_dir / "uploads")
     written = []
-    with streamlit_server(port, env) as url, sync_playwright() as p:
+    with (nullcontext(url) if url else streamlit_server(port, env)) as url, \
+            sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 3000})
+        page = browser.new_page(viewport={"width": 1400, "height": 3000 if shoot else 1000})
         for path, tabs in views:
             page.goto(f"{url}/{path}")
             wait_until_idle(page)
             for action, texts, name in tabs:
                 run_action(page, action, uploads)
                 target = out_dir / f"{prefix}{name}.png"
-                page.screenshot(path=str(target), full_page=True)
                 written.append(target)
-                check_page(page, name, texts, target)
+                try:
+                    check_page(page, name, texts, target)
+                except AssertionError:
+                    page.screenshot(path=str(target), full_page=True)  # to see what failed
+                    raise
+                if shoot:
+                    page.screenshot(path=str(target), full_page=True)
         browser.close()
     return written
 

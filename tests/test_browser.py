@@ -1,4 +1,5 @@
-"""Every page rendered in headless Chromium (Playwright), with and without the dataset."""
+"""Every page in headless Chromium (Playwright), with and without the dataset; views opened from
+links show the links' values, and a link copied in one browser opens the same view in another."""
 
 from __future__ import annotations
 
@@ -7,9 +8,17 @@ import os
 from pathlib import Path
 
 import pytest
-from screenshots import CHROMIUM, VIEWS, capture
+from screenshots import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LINK_VIEWS,
+    VIEWS,
+    capture,
+    streamlit_server,
+    wait_until_idle,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -26,29 +35,92 @@ def browser_available():
         pytest.skip(reason)
 
 
-# capture() itself fails on a Streamlit exception, an empty main area or a missing text
+@pytest.fixture(scope="module")
+def app_with_data(browser_available, cifake_zip):
+    """The app on a loopback port with the real CIFAKE, shared by this module's tests."""
+    with streamlit_server(8611, {"CIFAKE_PATH": str(cifake_zip)}) as url:
+        yield url
 
 
-def assert_every_view_shot(shots, views=VIEWS):
-    assert [p.stem for p in shots] == [name for _, tabs in views for _, _, name in tabs]
-    assert all(p.stat().st_size > 20_000 for p in shots)  # a blank page is a few KB
+def names(views) -> list[str]:
+    return [name for _, tabs in views for _, _, name in tabs]
 
 
-# without the dataset, each page's first view (what a visitor lands on); with it, every view
-FIRST_VIEWS = [(path, tabs[:1]) for path, tabs in VIEWS]
-
-
-@pytest.mark.browser
+# capture() itself fails on a Streamlit exception, an empty main area, a missing text or a
+# widget that does not show a link's value ("expect:" actions)
 @pytest.mark.real_data
-@pytest.mark.slow
-def test_every_page_renders_with_the_real_dataset(browser_available, cifake_zip, tmp_path):
-    assert_every_view_shot(capture(tmp_path, port=8611, env={"CIFAKE_PATH": str(cifake_zip)}))
+@pytest.mark.xdist_group("browser-with-data")
+def test_every_page_and_link_renders_with_the_real_dataset(app_with_data, tmp_path):
+    views = VIEWS + LINK_VIEWS
+    checked = capture(tmp_path, url=app_with_data, views=views, shoot=False)
+    assert [p.stem for p in checked] == names(views)
 
 
-@pytest.mark.browser
-@pytest.mark.slow
+@pytest.mark.xdist_group("browser-without-data")
 def test_every_page_renders_without_the_dataset(browser_available, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert_every_view_shot(capture(tmp_path / "shots", port=8612, views=FIRST_VIEWS,
-                                   env={"CIFAKE_PATH": str(empty)}), FIRST_VIEWS)
+    first_views = [(path, tabs[:1]) for path, tabs in VIEWS if "?" not in path]  # a visit's start
+    checked = capture(tmp_path / "shots", port=8612, views=first_views, shoot=False,
+                      env={"CIFAKE_PATH": str(empty)})
+    assert [p.stem for p in checked] == names(first_views)
+
+
+def settle(page) -> None:
+    page.wait_for_timeout(2000)  # the rerun a click starts
+    wait_until_idle(page)
+
+
+def copied_link(page) -> str:
+    """The link the sidebar offers to copy."""
+    return page.locator('[data-testid="stSidebar"] [data-testid="stCode"] code').inner_text()
+
+
+@pytest.mark.real_data
+@pytest.mark.xdist_group("browser-with-data")
+def test_a_copied_link_opens_the_same_view_in_a_fresh_browser(app_with_data):
+    from playwright.sync_api import sync_playwright
+
+    def grid(page) -> list[str]:
+        return page.locator('[data-testid="image-grid"] img').evaluate_all(
+            "images => images.map(i => i.src)")
+
+    def shown_file(page) -> str:
+        return page.locator('[data-testid="stMarkdownContainer"]').filter(
+            has_text="File:").first.inner_text()
+
+    url = app_with_data
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        teacher = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+        teacher.goto(f"{url}/dataset?class=ship")
+        wait_until_idle(teacher)
+        teacher.locator('[data-testid="stSelectbox"]').filter(has_text="Label").click()
+        teacher.get_by_role("option", name="FAKE", exact=True).click()
+        settle(teacher)
+        teacher.get_by_role("button", name="Reshuffle").click()
+        settle(teacher)
+        link = copied_link(teacher)
+        assert link == teacher.url  # the address bar and the link to copy agree
+        assert link == f"{url}/dataset?class=ship&label=FAKE&seed=1"
+        shown = grid(teacher)
+        assert len(shown) == 48
+        # a student's browser: no cookies, no cache, a new session
+        student = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+        student.goto(link)
+        wait_until_idle(student)
+        assert grid(student) == shown
+        assert "FAKE" in student.locator('[data-testid="stSelectbox"]').filter(
+            has_text="Label").first.evaluate("e => e.querySelector('input').value")
+        # Check an image: the random fake the teacher drew opens for the student
+        teacher.goto(f"{url}/predict?origin=Random+test+image")
+        wait_until_idle(teacher)
+        teacher.get_by_role("button", name="Random fake").click()
+        settle(teacher)
+        link = copied_link(teacher)
+        assert "image=" in link and link == teacher.url
+        assert "/FAKE/" in shown_file(teacher)
+        student.goto(link)
+        wait_until_idle(student)
+        assert shown_file(student) == shown_file(teacher)
+        browser.close()

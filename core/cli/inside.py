@@ -9,7 +9,6 @@ the calibrated P(FAKE)). DIR must not exist: nothing is overwritten.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -17,8 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from core.cli.common import command_parser
-from core.models.artifacts import MODELS_DIR, list_reports
+from core.cli.common import add_models_dir, command_parser
+from core.detect.detector import VIEWS
+from core.models.artifacts import list_reports
 
 __all__ = ["main"]
 
@@ -32,9 +32,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("image", metavar="IMAGE", help="an image file (JPEG, PNG, WebP, ...)")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="a new folder for the PNGs and summary.json")
-    parser.add_argument("--view", choices=("resize", "crop"), default="resize",
+    parser.add_argument("--view", choices=list(VIEWS), default="resize",
                         help="whole image resized (default) or its centre square")
-    parser.add_argument("--models-dir", default=str(MODELS_DIR), help=argparse.SUPPRESS)
+    add_models_dir(parser)
     args = parser.parse_args(argv)
     out = Path(args.out)
     if out.exists():

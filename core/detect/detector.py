@@ -113,8 +113,10 @@ class Detector:
         for model, p in self.predictors.items():
             if model == name:
                 scores[model], features = p.predict_with_features(images)
-            if model != name or model in self.tta:
-                scores[model] = p.predict(images, tta=model in self.tta)
+            if model in self.tta:
+                scores[model] = p.predict(images, tta=True)
+            elif model != name:
+                scores[model] = p.predict(images)
         scores[ENSEMBLE] = ensemble_scores(scores, self.ensemble).astype(np.float32)
         return scores, features
 
