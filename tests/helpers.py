@@ -3,6 +3,7 @@ command line, shared by the tests (fixtures are in ``conftest.py``)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
@@ -185,6 +186,23 @@ def run_cli(*args, cache_dir: Path | None = None,
         env["CIFAKE_CACHE"] = str(cache_dir)
     return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=REPO_ROOT,
                           env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    """``python -m core ARGS`` run in this process (the same ``core.cli.main``, its exit status
+    and output captured): for commands that need TensorFlow, already loaded here, where a new
+    interpreter would spend seconds importing it again. The decoded-array cache is the
+    default one."""
+    from core.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's usage errors and --help
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return subprocess.CompletedProcess(["python", "-m", "core", *map(str, args)], code,
+                                       out.getvalue(), err.getvalue())
 
 
 # --- a model saved from the Training lab ---------------------------------------------------------

@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from helpers import bad_input_battery, encode, random_image, run_cli, write_tree, write_zip
+from helpers import bad_input_battery, cli, encode, random_image, run_cli, write_tree, write_zip
 
 from core.cli import main as cli_main
 from core.detect.cluster_scan import cluster_scan, connect, parse_cluster
@@ -184,15 +184,19 @@ def test_a_scheduler_without_workers_is_refused():
 
 @pytest.mark.slow
 @needs_dask
-def test_cli_unreachable_scheduler_is_one_error_line(tmp_path):
+def test_cli_unreachable_scheduler_is_one_error_line(tmp_path, monkeypatch):
     import socket
+
+    from core.detect import cluster_scan
+
+    monkeypatch.setattr(cluster_scan, "CONNECT_TIMEOUT", 2)  # not the 10 s a user waits
 
     with socket.socket() as sock:  # a loopback port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     write_tree(tmp_path / "in", {"a.jpg": encode(random_image(1), ".jpg")})
-    result = run_cli("predict", tmp_path / "in", "--model", "logreg",
-                     "--cluster", f"tcp://127.0.0.1:{port}")
+    result = cli("predict", tmp_path / "in", "--model", "logreg",
+                 "--cluster", f"tcp://127.0.0.1:{port}")
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == [line for line in result.stderr.splitlines() if "Traceback" in line

@@ -13,9 +13,9 @@ import pytest
 from helpers import (
     REPO_ROOT,
     cifake_files,
+    cli,
     encode,
     random_image,
-    run_cli,
     save_lab_model,
     write_zip,
 )
@@ -290,7 +290,7 @@ def test_command_writes_block_grids_and_a_summary(tmp_path):
     image = tmp_path / "fake.jpg"
     image.write_bytes(encode(random_image(5), ".jpg", quality=75))
     out = tmp_path / "out"
-    result = run_cli("inside", "scanner", image, "--out", out)
+    result = cli("inside", "scanner", image, "--out", out)
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert [b["id"] for b in summary["blocks"]] == ["prep", "conv1", "conv2", "conv3", "conv4",
@@ -324,7 +324,7 @@ def test_command_refuses_bad_input_with_one_line(tmp_path):
         (("scanner", tmp_path / "missing.jpg", "--out", tmp_path / "a"), "cannot read"),
         (("scanner", text, "--out", tmp_path / "a"), "not an image"),
     ]:
-        result = run_cli("inside", *args)
+        result = cli("inside", *args)
         assert result.returncode == 2, (args, result.stderr)
         errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and message in errors[0], result.stderr
@@ -368,7 +368,7 @@ def test_a_training_lab_model_opens_inside(lab_model, tmp_path):
     assert stats.means.shape[1] == 8 and len(stats.rows) == (dataset.splits == 1).sum()
     image_file = tmp_path / "one.png"
     image_file.write_bytes(encode(image, ".png"))
-    result = run_cli("inside", name, image_file, "--out", tmp_path / "out",
+    result = cli("inside", name, image_file, "--out", tmp_path / "out",
                      "--models-dir", models)
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())

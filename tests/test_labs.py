@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import Brightness, random_image, run_cli, stand_in_detector
+from helpers import Brightness, cli, random_image, stand_in_detector
 
 from core.data import perturb
 from core.data.imageio import decode_image, describe_image
@@ -251,10 +251,10 @@ def test_robustness_cli_merges_results(cifake_zip, tmp_path):
     import json
 
     models = _copy_models(["logreg", "lenet"], tmp_path / "models")
-    result = run_cli("robustness", "--model", "logreg", "--data", cifake_zip, "--limit", 300,
+    result = cli("robustness", "--model", "logreg", "--data", cifake_zip, "--limit", 300,
                      "--models-dir", models)
     assert result.returncode == 0, result.stderr
-    result = run_cli("robustness", "--model", "lenet", "--data", cifake_zip, "--limit", 300,
+    result = cli("robustness", "--model", "lenet", "--data", cifake_zip, "--limit", 300,
                      "--models-dir", models)
     assert result.returncode == 0, result.stderr
     report = json.loads((models / "robustness.json").read_text())
@@ -263,7 +263,7 @@ def test_robustness_cli_merges_results(cifake_zip, tmp_path):
     assert 0.85 < lenet["clean"]["accuracy"] <= 1 and lenet["clean"]["auroc"] > 0.93
     assert lenet["blur"]["1.5"]["auroc"] < lenet["clean"]["auroc"]  # blur hurts the CNN
     assert "lenet" in result.stdout and "JPEG q50 AUROC" in result.stdout
-    assert run_cli("robustness", "--model", "ghost", "--models-dir", models).returncode == 2
+    assert cli("robustness", "--model", "ghost", "--models-dir", models).returncode == 2
 
 
 @pytest.mark.real_data
@@ -272,7 +272,7 @@ def test_adversarial_cli(cifake_zip, tmp_path):
     import json
 
     models = _copy_models(["lenet", "logreg"], tmp_path / "models")
-    result = run_cli("adversarial", "--data", cifake_zip, "--n", 100, "--models-dir", models)
+    result = cli("adversarial", "--data", cifake_zip, "--n", 100, "--models-dir", models)
     assert result.returncode == 0, result.stderr
     report = json.loads((models / "adversarial.json").read_text())
     assert list(report["models"]) == ["lenet"]  # CNNs only
@@ -290,7 +290,7 @@ def test_filter_matrix_on_a_slice(cifake_zip, tmp_path):
     from core.data.dataset import load_dataset
     from core.labs.robustness import evaluation_rows
 
-    result = run_cli("filters", "--model", "lenet", "--epochs", 1, "--limit", 1500,
+    result = cli("filters", "--model", "lenet", "--epochs", 1, "--limit", 1500,
                      "--test-limit", 1000, "--data", cifake_zip, "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "filter_matrix.json").read_text())
@@ -320,7 +320,7 @@ def test_ood_and_stability_commands_write_their_reports(cifake_zip, tmp_path):
     from core.detect import ood
 
     models = _copy_models(["scanner"], tmp_path / "models")
-    result = run_cli("ood", "--model", "scanner", "--data", cifake_zip, "--train-sample", 600,
+    result = cli("ood", "--model", "scanner", "--data", cifake_zip, "--train-sample", 600,
                      "--proxy-sample", 40, "--models-dir", models)
     assert result.returncode == 0, result.stderr
     report = json.loads((models / "ood.json").read_text())
@@ -336,7 +336,7 @@ def test_ood_and_stability_commands_write_their_reports(cifake_zip, tmp_path):
     assert ood.load_gaussians(models)["scanner"].cutoff == entry["cutoff"]
     assert "scanner: cut-off" in result.stdout
 
-    result = run_cli("stability", "--model", "scanner", "--data", cifake_zip, "--limit", 200,
+    result = cli("stability", "--model", "scanner", "--data", cifake_zip, "--limit", 200,
                      "--models-dir", models)
     assert result.returncode == 0, result.stderr
     report = json.loads((models / "stability.json").read_text())

@@ -8,9 +8,9 @@ import json
 import pytest
 from helpers import (
     cifake_files,
+    cli,
     encode,
     random_image,
-    run_cli,
     stand_in_detector,
     write_tree,
     write_zip,
@@ -53,17 +53,17 @@ def test_evaluate_on_needs_real_and_fake_folders(tmp_path):
 
 def test_cli_evaluate_on(tmp_path):
     folder = _own_folder(tmp_path / "own")
-    result = run_cli("evaluate", "--on", folder, "--model", "logreg", "--json",
+    result = cli("evaluate", "--on", folder, "--model", "logreg", "--json",
                      tmp_path / "out.json")
     assert result.returncode == 0, result.stderr
     assert "17 of 18 images scored (9 REAL, 8 FAKE)" in result.stdout
     assert "logreg" in result.stdout and "unreadable: mine/FAKE/broken.jpg" in result.stderr
     report = json.loads((tmp_path / "out.json").read_text())
     assert report["models"]["logreg"]["cifake_test_accuracy"] == pytest.approx(0.679, abs=0.01)
-    missing = run_cli("evaluate", "--on", tmp_path / "nowhere", "--model", "logreg")
+    missing = cli("evaluate", "--on", tmp_path / "nowhere", "--model", "logreg")
     assert missing.returncode == 2 and "error: No file or folder" in missing.stderr
     before = (tmp_path / "out.json").read_text()
-    kept = run_cli("evaluate", "--on", folder, "--model", "logreg", "--json", tmp_path / "out.json")
+    kept = cli("evaluate", "--on", folder, "--model", "logreg", "--json", tmp_path / "out.json")
     assert kept.returncode == 2 and "exists" in kept.stderr
     assert (tmp_path / "out.json").read_text() == before  # the user's file is kept
 

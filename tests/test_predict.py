@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from helpers import (
     bad_input_battery,
+    cli,
     encode,
     random_image,
-    run_cli,
     stand_in_detector,
     write_tree,
     write_zip,
@@ -211,7 +211,7 @@ def _shipped_models() -> list[str]:
 def test_cli_scans_a_folder_into_csv(tmp_path):
     folder = _mixed_folder(tmp_path / "in")
     out = tmp_path / "scan.csv"
-    result = run_cli("predict", folder, "--model", "reference_cnn", "--model", "logreg",
+    result = cli("predict", folder, "--model", "reference_cnn", "--model", "logreg",
                      "--csv", out)
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
@@ -239,10 +239,10 @@ def test_cli_scans_a_folder_into_csv(tmp_path):
 def test_cli_refuses_to_overwrite_and_unknown_models(tmp_path):
     out = tmp_path / "scan.json"
     out.write_text("keep me")
-    result = run_cli("predict", tmp_path, "--model", "logreg", "--json", out)
+    result = cli("predict", tmp_path, "--model", "logreg", "--json", out)
     assert result.returncode == 2 and "exists" in result.stderr
     assert out.read_text() == "keep me"
-    result = run_cli("predict", tmp_path, "--model", "nope")
+    result = cli("predict", tmp_path, "--model", "nope")
     assert result.returncode == 2 and "unknown model(s) ['nope']" in result.stderr
 
 
@@ -251,14 +251,14 @@ def test_cli_json_with_the_scanner_and_every_shipped_model(tmp_path):
     """A scan uses the scanner unless told otherwise; --model picks any shipped models."""
     names = _shipped_models()
     write_tree(tmp_path / "in", {"a.jpg": encode(random_image(5), ".jpg")})
-    result = run_cli("predict", tmp_path / "in", "--json", tmp_path / "default.json",
+    result = cli("predict", tmp_path / "in", "--json", tmp_path / "default.json",
                      "--no-stability")
     assert result.returncode == 0, result.stderr
     [row] = json.loads((tmp_path / "default.json").read_text())
     assert {k for k in row if k.startswith("p_fake_")} == {"p_fake_scanner", "p_fake_ensemble"}
     assert row["p_fake_ensemble"] == pytest.approx(row["p_fake_scanner"], abs=1e-6)
     every = [arg for n in names for arg in ("--model", n)]
-    result = run_cli("predict", tmp_path / "in", "--json", tmp_path / "out.json",
+    result = cli("predict", tmp_path / "in", "--json", tmp_path / "out.json",
                      "--no-stability", *every)
     assert result.returncode == 0, result.stderr
     [row] = json.loads((tmp_path / "out.json").read_text())

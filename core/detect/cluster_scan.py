@@ -46,11 +46,13 @@ def parse_cluster(spec: str) -> tuple[str, int]:
 
 
 @contextmanager
-def connect(spec: str, *, timeout: float = CONNECT_TIMEOUT) -> Iterator:
+def connect(spec: str, *, timeout: float | None = None) -> Iterator:
     """A Dask client of the cluster ``spec`` (``parse_cluster``) for the duration of the block:
     ``local``/``local:N`` starts N single-threaded worker processes on this machine (loopback
     only) and stops them afterwards; an address connects to a running scheduler. Raises
-    ValueError when Dask is missing or the scheduler cannot be reached."""
+    ValueError when Dask is missing or the scheduler cannot be reached within ``timeout``
+    seconds (default ``CONNECT_TIMEOUT``)."""
+    timeout = CONNECT_TIMEOUT if timeout is None else timeout
     kind, workers = parse_cluster(spec)
     try:
         import dask
