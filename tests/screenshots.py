@@ -188,12 +188,26 @@ def streamlit_server(port: int, env: dict | None = None):
         process.wait(timeout=20)
 
 
-def wait_until_idle(page, timeout_s: float = 240) -> None:
-    """Wait until the app is connected and its script run has finished (plus a moment for
+def wait_until_idle(page, timeout_s: float = 240, settle_ms: int = 800) -> None:
+    """Wait until the app is connected and its script run has finished (plus ``settle_ms`` for
     charts to draw)."""
     page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
                            '[data-test-script-state="notRunning"]', timeout=timeout_s * 1000)
-    page.wait_for_timeout(800)
+    page.wait_for_timeout(settle_ms)
+
+
+def after_rerun(page, act, settle_ms: int = 800) -> None:
+    """Do ``act`` (a click, an upload) and wait until the rerun it starts has finished: it is
+    seen starting within 2 s, or it was too quick to see."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    act()
+    try:
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]',
+                               timeout=2000)
+    except PlaywrightTimeout:
+        pass
+    wait_until_idle(page, settle_ms=settle_ms)
 
 
 def lasso_select(page) -> None:
@@ -242,7 +256,7 @@ def write_uploads(folder: Path) -> Path:
     return folder
 
 
-def run_action(page, action: str | None, uploads: Path) -> None:
+def run_action(page, action: str | None, uploads: Path, settle_ms: int = 800) -> None:
     """One step of a view: None (just look), a tab name, "lasso", "upload:a.jpg,b.jpg",
     "button:Label", "wait:SECONDS" or "expect:Label=value;..." (no action: each widget with
     that label must show that value)."""
@@ -261,20 +275,18 @@ def run_action(page, action: str | None, uploads: Path) -> None:
         lasso_select(page)
     elif action.startswith("upload:"):
         files = [str(uploads / name) for name in action.removeprefix("upload:").split(",")]
-        page.locator(UPLOAD_INPUT).first.set_input_files(files)  # the page's main uploader
-        page.wait_for_timeout(2000)
-        wait_until_idle(page)
+        # the page's main uploader
+        after_rerun(page, lambda: page.locator(UPLOAD_INPUT).first.set_input_files(files),
+                    settle_ms)
     elif action.startswith("wait:"):
         page.wait_for_timeout(1000 * float(action.removeprefix("wait:")))
-        wait_until_idle(page)
+        wait_until_idle(page, settle_ms=settle_ms)
     elif action.startswith("button:"):
-        page.get_by_role("button", name=action.removeprefix("button:"), exact=True).first.click()
-        page.wait_for_timeout(2000)
-        wait_until_idle(page)
-    else:
-        page.get_by_role("tab", name=action, exact=True).click()  # reruns: only that tab runs
-        page.wait_for_timeout(1000)
-        wait_until_idle(page)
+        button = page.get_by_role("button", name=action.removeprefix("button:"), exact=True)
+        after_rerun(page, lambda: button.first.click(), settle_ms)
+    else:  # a tab: it reruns the page, and only that tab runs
+        after_rerun(page, lambda: page.get_by_role("tab", name=action, exact=True).click(),
+                    settle_ms)
 
 
 def capture(out_dir: Path, *, port: int = 8599, env: dict | None = None, views=VIEWS,
@@ -288,15 +300,16 @@ def capture(out_dir: Path, *, port: int = 8599, env: dict | None = None, views=V
     out_dir.mkdir(parents=True, exist_ok=True)
     uploads = write_uploads(out_dir / "uploads")
     written = []
+    settle_ms = 800 if shoot else 200  # charts draw before a shot; checks read the page
     with (nullcontext(url) if url else streamlit_server(port, env)) as url, \
             sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 3000 if shoot else 1000})
         for path, tabs in views:
             page.goto(f"{url}/{path}")
-            wait_until_idle(page)
+            wait_until_idle(page, settle_ms=settle_ms)
             for action, texts, name in tabs:
-                run_action(page, action, uploads)
+                run_action(page, action, uploads, settle_ms)
                 target = out_dir / f"{prefix}{name}.png"
                 written.append(target)
                 try:

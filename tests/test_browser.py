@@ -13,6 +13,7 @@ from screenshots import (
     CHROMIUM_ARGS,
     LINK_VIEWS,
     VIEWS,
+    after_rerun,
     capture,
     streamlit_server,
     wait_until_idle,
@@ -42,6 +43,18 @@ def app_with_data(browser_available, cifake_zip):
         yield url
 
 
+# views whose work the AppTest suite already drives: left out of the browser run to keep it
+# short (python tests/screenshots.py still shoots them all)
+LEFT_TO_APPTEST = {
+    "dataset-pixels", "dataset-blur", "dataset-box", "dataset-duplicates",
+    "models-confusion", "models-per-class", "models-training", "models-sweep",
+    "inside-filters", "inside-top-images", "filters-matrix", "robustness-battery",
+    "adversarial-curves", "generalization-matrix", "generalization-models", "training-sweeps",
+}
+BROWSER_VIEWS = [(path, [tab for tab in tabs if tab[2] not in LEFT_TO_APPTEST])
+                 for path, tabs in VIEWS]
+
+
 def names(views) -> list[str]:
     return [name for _, tabs in views for _, _, name in tabs]
 
@@ -51,7 +64,7 @@ def names(views) -> list[str]:
 @pytest.mark.real_data
 @pytest.mark.xdist_group("browser-with-data")
 def test_every_page_and_link_renders_with_the_real_dataset(app_with_data, tmp_path):
-    views = VIEWS + LINK_VIEWS
+    views = BROWSER_VIEWS + LINK_VIEWS
     checked = capture(tmp_path, url=app_with_data, views=views, shoot=False)
     assert [p.stem for p in checked] == names(views)
 
@@ -64,11 +77,6 @@ def test_every_page_renders_without_the_dataset(browser_available, tmp_path):
     checked = capture(tmp_path / "shots", port=8612, views=first_views, shoot=False,
                       env={"CIFAKE_PATH": str(empty)})
     assert [p.stem for p in checked] == names(first_views)
-
-
-def settle(page) -> None:
-    page.wait_for_timeout(2000)  # the rerun a click starts
-    wait_until_idle(page)
 
 
 def copied_link(page) -> str:
@@ -96,10 +104,8 @@ def test_a_copied_link_opens_the_same_view_in_a_fresh_browser(app_with_data):
         teacher.goto(f"{url}/dataset?class=ship")
         wait_until_idle(teacher)
         teacher.locator('[data-testid="stSelectbox"]').filter(has_text="Label").click()
-        teacher.get_by_role("option", name="FAKE", exact=True).click()
-        settle(teacher)
-        teacher.get_by_role("button", name="Reshuffle").click()
-        settle(teacher)
+        after_rerun(teacher, teacher.get_by_role("option", name="FAKE", exact=True).click)
+        after_rerun(teacher, teacher.get_by_role("button", name="Reshuffle").click)
         link = copied_link(teacher)
         assert link == teacher.url  # the address bar and the link to copy agree
         assert link == f"{url}/dataset?class=ship&label=FAKE&seed=1"
@@ -115,8 +121,7 @@ def test_a_copied_link_opens_the_same_view_in_a_fresh_browser(app_with_data):
         # Check an image: the random fake the teacher drew opens for the student
         teacher.goto(f"{url}/predict?origin=Random+test+image")
         wait_until_idle(teacher)
-        teacher.get_by_role("button", name="Random fake").click()
-        settle(teacher)
+        after_rerun(teacher, teacher.get_by_role("button", name="Random fake").click)
         link = copied_link(teacher)
         assert "image=" in link and link == teacher.url
         assert "/FAKE/" in shown_file(teacher)
