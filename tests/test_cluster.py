@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from helpers import bad_input_battery, cli, encode, random_image, run_cli, write_tree, write_zip
+from helpers import bad_input_battery, cli, encode, random_image, write_tree, write_zip
 
 from core.cli import main as cli_main
 from core.detect.cluster_scan import cluster_scan, connect, parse_cluster
@@ -30,6 +30,8 @@ from core.models.artifacts import MODELS_DIR
 MODELS = ["scanner", "logreg"]  # a CNN with the off-distribution features, and a classical one
 needs_dask = pytest.mark.skipif(importlib.util.find_spec("distributed") is None,
                                 reason="Dask distributed is not installed (requirements.txt)")
+# one test process holds the module's cluster (its workers load the models once)
+pytestmark = pytest.mark.xdist_group("cluster")
 
 
 def _folder(root, n_good: int = 12):
@@ -118,28 +120,27 @@ def test_cluster_rows_are_the_single_process_rows(tmp_path, client, detector):
 
 @pytest.mark.slow
 @needs_dask
-def test_a_killed_worker_loses_no_rows(tmp_path, detector):
+def test_a_killed_worker_loses_no_rows(tmp_path, client, detector):
     """A worker process killed while it scans: its chunks run again elsewhere, every file is
     in the output exactly once, with the single-process rows."""
     entries = list_image_files([_folder(tmp_path / "in", n_good=240)])
     single = scan(read_entries(entries), detector, chunk=2)
-    with connect("local:2") as client:
-        client.run(os.getpid)  # workers up
-        pids = client.run(os.getpid)
-        done, result = [], {}
-        scan_thread = threading.Thread(target=lambda: result.update(rows=cluster_scan(
-            entries, detector, client, chunk=2, progress=lambda f, m: done.append(f))))
-        scan_thread.start()
-        victim, deadline = None, time.monotonic() + 300
-        while victim is None and time.monotonic() < deadline:
-            busy = [w for w, keys in client.processing().items() if keys and w in pids]
-            if len(done) > 5 and busy:
-                victim = busy[0]
-            time.sleep(0.05)
-        assert victim is not None, "the scan never had a busy worker"
-        os.kill(pids[victim], signal.SIGKILL)
-        assert done[-1] < 1  # killed mid-scan
-        scan_thread.join(timeout=600)
+    client.wait_for_workers(2)  # the module's cluster: its nanny replaces the worker killed here
+    pids = client.run(os.getpid)
+    done, result = [], {}
+    scan_thread = threading.Thread(target=lambda: result.update(rows=cluster_scan(
+        entries, detector, client, chunk=2, progress=lambda f, m: done.append(f))))
+    scan_thread.start()
+    victim, deadline = None, time.monotonic() + 300
+    while victim is None and time.monotonic() < deadline:
+        busy = [w for w, keys in client.processing().items() if keys and w in pids]
+        if len(done) > 5 and busy:
+            victim = busy[0]
+        time.sleep(0.05)
+    assert victim is not None, "the scan never had a busy worker"
+    os.kill(pids[victim], signal.SIGKILL)
+    assert done[-1] < 1  # killed mid-scan
+    scan_thread.join(timeout=600)
     rows = result["rows"]
     assert [r["path"] for r in rows] == [e.path for e in entries]  # each file once, in order
     assert rows == single
@@ -155,8 +156,8 @@ def test_cli_predict_and_evaluate_on_a_cluster(tmp_path, client, detector):
 
     folder = _folder(tmp_path / "in")
     models = [arg for name in MODELS for arg in ("--model", name)]
-    result = run_cli("predict", folder, *models, "--csv", tmp_path / "scan.csv",
-                     "--cluster", client.scheduler.address)
+    result = cli("predict", folder, *models, "--csv", tmp_path / "scan.csv",
+                 "--cluster", client.scheduler.address)
     assert result.returncode == 0, result.stderr
     single = scan(read_entries(list_image_files([folder])), detector)
     assert (tmp_path / "scan.csv").read_text() == rows_to_csv(single)
@@ -164,8 +165,8 @@ def test_cli_predict_and_evaluate_on_a_cluster(tmp_path, client, detector):
     labelled = write_tree(tmp_path / "own", {
         f"{label}/{i}.jpg": encode(random_image(i + 40 * (label == "FAKE")), ".jpg", quality=75)
         for label in ("REAL", "FAKE") for i in range(20)} | {"FAKE/bad.jpg": b"broken"})
-    result = run_cli("evaluate", "--on", labelled, "--model", "logreg", "--json",
-                     tmp_path / "own.json", "--cluster", "local:2")
+    result = cli("evaluate", "--on", labelled, "--model", "logreg", "--json",
+                 tmp_path / "own.json", "--cluster", "local:1")
     assert result.returncode == 0, result.stderr
     expected = evaluate_on(labelled, load_detector(["logreg"]), models_dir=MODELS_DIR)
     assert json.loads((tmp_path / "own.json").read_text()) == expected
