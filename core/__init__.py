@@ -6,13 +6,16 @@ Layers, each importing only the ones listed before it (never Streamlit):
 - ``core.data``: find, list, decode, cache and degrade images;
 - ``core.analysis``: per-image features, dataset statistics, embeddings and their figures;
 - ``core.models``: model builders, training (also short runs from knobs, sweeps, our own
-  generators), evaluation, metrics, model files, comparison and model cards;
+  generators), evaluation, test-time augmentation and the weighted ensemble, metrics, model
+  files, comparison and model cards;
 - ``core.detect``: scoring images with the shipped models: the detector and its verdicts, the
-  off-distribution score (and its fit), the stability check, tiles, scanning files, heat maps;
+  off-distribution score (and its fit), the stability check, tiles, scanning files (also on a
+  cluster), heat maps, and what every block of a CNN computes on an image;
 - ``core.labs``: experiments over the test set: the filters, robustness, adversarial and
   generalization labs, the off-distribution and stability studies, the Training lab's runner,
-  evaluation on your own images and the human-vs-machine quiz;
-- ``core.serve``: the prediction service (FastAPI) over ``core.detect``;
+  evaluation on your own images, the human-vs-machine quiz and its store, lessons, and what
+  each CNN channel responds to;
+- ``core.serve``: the prediction service (FastAPI) over ``core.detect``, in one or N processes;
 - ``core.cli``: the command line, ``python -m core <command>`` (also ``cifake <command>``).
 """
 

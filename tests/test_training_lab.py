@@ -46,6 +46,22 @@ def test_parameter_counts_of_knob_built_models(knobs, size, params):
     assert model.output_shape == (None, 1)
 
 
+def test_a_keras_reset_while_building_in_the_background_changes_no_name(monkeypatch):
+    # Streamlit clears Keras's session (its automatic layer names, in every thread) after each
+    # script run; a Training lab run builds its model in a thread meanwhile
+    pooling_init = keras.layers.MaxPooling2D.__init__
+
+    def reset_then_init(self, *args, **kwargs):
+        keras.backend.clear_session(free_memory=False)
+        pooling_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.layers.MaxPooling2D, "__init__", reset_then_init)
+    model = build_from_knobs(Knobs(conv_blocks=3, dense_layers=2, dropout=0.2))
+    names = [layer.name for layer in model.layers]
+    assert len(names) == len(set(names))
+    assert names[2:5] == ["conv_1", "pool_1", "conv_2"]
+
+
 def test_regularisation_knobs_add_dropout_and_l2_without_parameters():
     plain = build_from_knobs(REFERENCE)
     regular = build_from_knobs(Knobs(l2=0.01, dropout=0.2))

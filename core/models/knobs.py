@@ -60,27 +60,30 @@ def build_from_knobs(knobs: Knobs, size: int = 32):
     from core.models.deep import LAST_CONV, PENULTIMATE
 
     regularizer = keras.regularizers.L2(knobs.l2) if knobs.l2 else None
+    # every layer is named: Streamlit resets Keras's automatic names after each script run, in
+    # every thread, so automatic names in a model built in the background can collide
     inputs = keras.Input((size, size, 3), name="image")
     x = layers.Rescaling(1 / 255, name="rescale")(inputs)
     side = size
-    for block in range(knobs.conv_blocks):
-        last = block == knobs.conv_blocks - 1
+    for block in range(1, knobs.conv_blocks + 1):
+        last = block == knobs.conv_blocks
         padding = "valid" if side >= 5 else "same"  # a small grid keeps its size
-        x = layers.Conv2D(knobs.filters * 2**block, 3, padding=padding, activation="relu",
-                          kernel_regularizer=regularizer, name=LAST_CONV if last else None)(x)
+        x = layers.Conv2D(knobs.filters * 2 ** (block - 1), 3, padding=padding,
+                          activation="relu", kernel_regularizer=regularizer,
+                          name=LAST_CONV if last else f"conv_{block}")(x)
         side = side - 2 if padding == "valid" else side
         if not last and side >= 2:
-            x = layers.MaxPooling2D()(x)
+            x = layers.MaxPooling2D(name=f"pool_{block}")(x)
             side //= 2
     x = layers.Flatten(name=PENULTIMATE if not knobs.dense_layers else "flatten")(x)
-    for i in range(knobs.dense_layers):
+    for i in range(1, knobs.dense_layers + 1):
         if knobs.dropout:
-            x = layers.Dropout(knobs.dropout)(x)
-        last = i == knobs.dense_layers - 1
+            x = layers.Dropout(knobs.dropout, name=f"dropout_{i}")(x)
+        last = i == knobs.dense_layers
         x = layers.Dense(knobs.neurons, activation="relu", kernel_regularizer=regularizer,
-                         name=PENULTIMATE if last else None)(x)
+                         name=PENULTIMATE if last else f"dense_{i}")(x)
     if knobs.dropout:
-        x = layers.Dropout(knobs.dropout)(x)
+        x = layers.Dropout(knobs.dropout, name="dropout_out")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="p_fake",
                            kernel_regularizer=regularizer)(x)
     return keras.Model(inputs, outputs, name="knob_cnn")
