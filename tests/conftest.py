@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import REPO_ROOT, cifake_files, write_zip
+
+# training checkpoints go to a folder of this test process (commands run by tests inherit it):
+# never the user's data/checkpoints, never another test process's
+_CHECKPOINTS = tempfile.mkdtemp(prefix="cifake-test-checkpoints-")
+os.environ["CIFAKE_CHECKPOINTS"] = _CHECKPOINTS
+atexit.register(shutil.rmtree, _CHECKPOINTS, ignore_errors=True)
 
 
 @pytest.fixture

@@ -226,6 +226,7 @@ def test_model_card_shows_a_report(tmp_path):
     assert report["training"]["command"] in cells["Training command"]
 
 
+@pytest.mark.slow
 def test_check_page_without_data_explains_inputs(tmp_path):
     at = app(str(tmp_path)).run()
     at.switch_page("pages/predict.py")
@@ -280,6 +281,7 @@ def test_check_page_random_test_image_with_real_cifake(cifake_zip):
                                                                                       abs=1e-5)
 
 
+@pytest.mark.slow
 def test_lab_pages_without_data_explain_what_they_need(tmp_path):
     for page, kind, expected, tab in [
             ("pages/filters.py", "markdown", "Gray World", None),
@@ -298,6 +300,7 @@ def test_lab_pages_without_data_explain_what_they_need(tmp_path):
 
 
 @pytest.mark.real_data
+@pytest.mark.slow
 def test_robustness_slider_moves_the_scores(cifake_zip):
     from core.data.dataset import load_dataset
     from core.data.perturb import blur
@@ -323,6 +326,7 @@ def test_robustness_slider_moves_the_scores(cifake_zip):
 
 
 @pytest.mark.real_data
+@pytest.mark.slow
 def test_adversarial_attack_flips_a_fake(cifake_zip):
     from core.data.dataset import load_dataset
     from core.data.quality import leakfree_test_mask
@@ -413,6 +417,7 @@ def _battery_uploads():
             for name, (data, _) in bad_input_battery().items()]
 
 
+@pytest.mark.slow
 def test_check_page_bad_input_battery(tmp_path):
     at = app(str(tmp_path)).run()
     at.switch_page("pages/predict.py")
@@ -437,6 +442,7 @@ def test_check_page_bad_input_battery(tmp_path):
     assert "PNG" in texts(at, "markdown") and "8x8" in texts(at, "markdown")
 
 
+@pytest.mark.slow
 def test_check_page_abstains_on_a_large_png(tmp_path):
     from helpers import encode, random_image
 
@@ -456,6 +462,7 @@ def test_check_page_abstains_on_a_large_png(tmp_path):
     assert "Off-distribution ratio" in texts(at, "caption")
 
 
+@pytest.mark.slow
 def test_batch_scan_page_reports_every_file(tmp_path):
     at = app(str(tmp_path)).run()
     at.switch_page("pages/scan.py")
@@ -477,6 +484,7 @@ def test_batch_scan_page_reports_every_file(tmp_path):
     assert (table.loc[table["status"] == "ok", "p_fake_ensemble"].between(0, 1)).all()
 
 
+@pytest.mark.slow
 def test_batch_scan_page_evaluates_own_labelled_images(tmp_path):
     from helpers import write_zip
 

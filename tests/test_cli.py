@@ -90,6 +90,7 @@ def test_corrupt_zip_exits_2(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_stats_writes_summary(dup_zip, cli_cache, tmp_path):
     out = tmp_path / "summary"
     result = run_cli("stats", "--data", dup_zip, "--out", out, "--sample", 40, cache_dir=cli_cache)

@@ -79,6 +79,7 @@ def _blobs(n=150, dims=10, seed=0):
     return np.vstack([a, b]).astype(np.float32), np.repeat([0, 1], [half, n - half])
 
 
+@pytest.mark.slow
 def test_tsne_separates_blobs_and_reports_progress():
     matrix, truth = _blobs()
     calls = []
@@ -99,6 +100,7 @@ def test_tsne_separates_blobs_and_reports_progress():
     assert "t-SNE iteration" in calls[-1][1]
 
 
+@pytest.mark.slow
 def test_tsne_wide_input_reduced_first():
     matrix, _ = _blobs(n=60, dims=80)
     messages = []
@@ -107,12 +109,14 @@ def test_tsne_wide_input_reduced_first():
     assert messages[0] == "PCA to 50 dimensions"
 
 
+@pytest.mark.slow
 def test_tsne_fewer_samples_than_pca_dims():
     matrix, _ = _blobs(n=30, dims=100)  # PCA can give at most 30 components
     coords = embed(matrix, "tsne", perplexity=5)
     assert coords.shape == (30, 2) and np.isfinite(coords).all()
 
 
+@pytest.mark.slow
 def test_tsne_deterministic_per_seed():
     matrix, _ = _blobs(n=60)
     a = embed(matrix, "tsne", perplexity=10, seed=1)
@@ -153,6 +157,7 @@ def test_more_spaces_are_passed_not_registered():
                           method="pca", n=12)
 
 
+@pytest.mark.slow
 def test_compute_embedding_small_sample():
     labels, classes = _strata((10, 10, 10, 10))
     rng = np.random.default_rng(0)
@@ -170,6 +175,7 @@ def test_compute_embedding_small_sample():
     np.testing.assert_array_equal(pca.rows, stratified_sample(labels, classes, 20, seed=2))
 
 
+@pytest.mark.slow
 def test_add_embeddings_keeps_the_summary_and_adds_a_space(tmp_path):
     dataset = load_dataset(write_zip(tmp_path / "tiny.zip", cifake_files(16)), cache_dir=None)
     out = tmp_path / "summary"

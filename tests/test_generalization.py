@@ -34,6 +34,7 @@ def zoo(tmp_path_factory):
     return dataset, generators, reports
 
 
+@pytest.mark.slow
 def test_generators_sample_the_same_images_for_the_same_seed(zoo):
     dataset, generators, reports = zoo
     gan, vae = load_generator("gan", generators), load_generator("vae", generators)
@@ -52,6 +53,7 @@ def test_generators_sample_the_same_images_for_the_same_seed(zoo):
     assert set(reports["vae"]["training"]["history"]) == {"loss", "reconstruction", "kl"}
 
 
+@pytest.mark.slow
 def test_a_tampered_generator_file_is_refused(zoo, tmp_path):
     _, generators, _ = zoo
     copy = tmp_path / "generators"
@@ -63,6 +65,7 @@ def test_a_tampered_generator_file_is_refused(zoo, tmp_path):
         load_generator("gan", copy)
 
 
+@pytest.mark.slow
 def test_sample_command_writes_the_same_images_and_never_overwrites(zoo, tmp_path, capsys):
     _, generators, _ = zoo
     args = ["generator", "sample", "gan", "--n", "5", "--seed", "7", "--out", str(tmp_path),

@@ -319,6 +319,7 @@ def test_every_step_renders_with_the_real_dataset(cifake_zip):
     assert "REAL" in " ".join(m.value for m in at.markdown) and not at.exception
 
 
+@pytest.mark.slow
 def test_the_url_opens_a_step_and_the_buttons_move_it(tmp_path):
     at = lesson_page(str(tmp_path), step="3")
     assert not at.exception and not [w for w in at.warning if "No step" in w.value]

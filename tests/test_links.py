@@ -95,6 +95,7 @@ def test_a_widget_value_matches_the_url_text_it_came_from():
 # ---------------------------------------------------------------- Dataset
 
 
+@pytest.mark.slow
 def test_dataset_link_restores_the_samples_and_the_other_way(tiny):
     query = {"class": "ship", "split": "test", "label": "FAKE", "count": "24", "seed": "2"}
     at = open_link(tiny, "dataset", query)
@@ -146,6 +147,7 @@ def test_dataset_bad_link_values_fall_back_with_a_notice(tiny):
 # ---------------------------------------------------------------- Model comparison
 
 
+@pytest.mark.slow
 def test_model_comparison_link_restores_models_test_set_and_tab(empty):
     query = {"models": ["scanner", "flagship"], "test": "Leak-free test", "tab": "Drill-down",
              "drill": "flagship", "cell": "FAKE called REAL"}
@@ -213,6 +215,7 @@ def test_check_an_image_link_restores_the_test_image_and_settings(tiny):
 # ---------------------------------------------------------------- labs
 
 
+@pytest.mark.slow
 def test_filters_lab_link_restores_filters_class_count_and_seed(tiny):
     query = {"filters": ["Gray World", "SRM noise residual"], "class": "ship", "n": "2",
              "seed": "7"}
@@ -228,6 +231,7 @@ def test_filters_lab_link_restores_filters_class_count_and_seed(tiny):
     assert bad.slider(key="n").value == 4
 
 
+@pytest.mark.slow
 def test_robustness_and_adversarial_battery_links(empty):
     at = open_link(empty, "robustness", {"models": ["scanner"], "metric": "Accuracy"})
     assert at.multiselect(key="models").value == ["scanner"]
@@ -266,6 +270,7 @@ def test_generalization_lab_link_opens_the_same_fake(empty):
     assert "Press the button" in " ".join(c.value for c in bad.caption)
 
 
+@pytest.mark.slow
 def test_generalization_lab_link_restores_models_and_metric(empty):
     at = open_link(empty, "generalization", {"tab": "Generalist vs specialist",
                                              "models": ["flagship", "scanner"]})
@@ -278,6 +283,7 @@ def test_generalization_lab_link_restores_models_and_metric(empty):
     assert "**models=dall-e**" in notices(bad)
 
 
+@pytest.mark.slow
 def test_training_lab_link_restores_every_knob(tiny):
     query = {"conv": "2", "filters": "16", "dense": "2", "neurons": "64", "l2": "0.001",
              "dropout": "0.3", "augment": ["flip", "jpeg"], "optimizer": "sgd", "lr": "0.003",
@@ -300,6 +306,7 @@ def test_training_lab_link_restores_every_knob(tiny):
     assert bad.slider(key="conv").value == 3
 
 
+@pytest.mark.slow
 def test_quiz_link_prefills_the_round_and_keeps_a_started_one(tiny):
     def code(at):
         return next(t for t in at.text_input if t.label.startswith("Round code")).value
@@ -318,6 +325,7 @@ def test_quiz_link_prefills_the_round_and_keeps_a_started_one(tiny):
     assert code(bad) == "" and "quiz_code" not in bad.query_params
 
 
+@pytest.mark.slow
 def test_batch_scan_link_restores_its_settings(empty):
     at = open_link(empty, "scan", {"models": ["scanner", "flagship"], "ensemble": ["flagship"],
                                    "view": "centre square crop, resized", "stability": "false"})

@@ -278,6 +278,7 @@ def test_the_command_warns_when_listening_beyond_this_machine_without_a_token(tm
 # ---------------------------------------------------------------- load
 
 
+@pytest.mark.slow
 def test_sixteen_concurrent_clients_all_get_correct_answers(service, scanner):
     """16 clients x 25 single-image requests, all 200 with their image's row, in bounded time;
     /health answers within a second while a large batch is scored."""

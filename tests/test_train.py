@@ -212,6 +212,7 @@ def test_evaluation_calibrates_on_validation(lenet_report, models_dir, dataset):
         dataset.labels[val_rows], apply_calibration(cal, raw), report["threshold"])["accuracy"]
 
 
+@pytest.mark.slow
 def test_resume_continues_an_interrupted_run(dataset, tmp_path, monkeypatch):
     """A run stopped after its first epoch leaves a checkpoint; a plain re-run refuses to
     discard it, --resume finishes the run with both epochs in its history and time."""

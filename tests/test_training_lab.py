@@ -74,6 +74,7 @@ def test_regularisation_knobs_add_dropout_and_l2_without_parameters():
         Knobs(conv_blocks=5)
 
 
+@pytest.mark.slow
 def test_runner_queues_reports_progress_stops_with_best_weights_and_scores(tiny_dataset):
     runner = Runner(slots=1, n_test=40, every=1, heartbeat_timeout=600)
     settings = TrainSettings(epochs=2, batch_size=8, n_train=100)
@@ -122,6 +123,7 @@ def test_saving_a_run_evaluates_it_and_never_overwrites(tiny_dataset, tmp_path):
         save_run(run, "lab_cnn", tiny_dataset, models_dir=tmp_path)
 
 
+@pytest.mark.slow
 def test_sweep_writer_on_a_tiny_slice(tiny_dataset, tmp_path, monkeypatch):
     from core.models import sweeps
 
@@ -217,6 +219,7 @@ def open_page(data_path: str) -> AppTest:
     return at.run()
 
 
+@pytest.mark.slow
 def test_the_page_shows_the_committed_sweeps_and_curves(tmp_path):
     at = open_page(str(tmp_path))  # no dataset: the sweeps still show
     assert not at.exception

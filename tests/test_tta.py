@@ -311,6 +311,7 @@ def test_evaluate_cli_tta_and_ensemble_on_a_tiny_slice(tmp_path):
 
 # --- Check an image ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_check_page_uses_the_flagship_tta_when_its_report_says_so(tmp_path):
     import base64
 
