@@ -20,8 +20,9 @@ def bench_dataset_page(path: Path, port: int = 8631) -> None:
 
     tools = app_tools()
 
+    # a chart, an image, or the sample grid (one element holding every sample)
     drawn = ", ".join(f'[data-testid="stMainBlockContainer"] [data-testid="{kind}"]'
-                      for kind in ("stPlotlyChart", "stImage"))
+                      for kind in ("stPlotlyChart", "stImage", "image-grid"))
     with tempfile.TemporaryDirectory() as cache, \
             tools.streamlit_server(port, {"CIFAKE_PATH": str(path),
                                           "CIFAKE_CACHE": cache}) as url, \
