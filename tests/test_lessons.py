@@ -94,13 +94,18 @@ def test_every_registered_view_has_a_renderer_and_valid_defaults():
             assert setting.check(default) == setting.default
 
 
-def test_the_documentation_lists_the_registry_and_its_example_loads(tmp_path):
+def test_the_documentation_lists_the_registry_and_its_examples_load(tmp_path):
     docs = (REPO_ROOT / "docs" / "lessons.md").read_text()
     assert views_markdown() in docs  # regenerate with views_markdown() when the registry changes
     assert all(len(line) <= 100 for line in docs.splitlines())
     example = docs.split("```toml\n", 1)[1].split("```", 1)[0]
     lesson = parse_lesson(write(tmp_path, "sharp-fakes.toml", example))
     assert [s.view for s in lesson.steps] == ["real_vs_fake", "blur_background"]
+    readme = (REPO_ROOT / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    lesson = parse_lesson(write(tmp_path, "readme.toml", example))
+    assert [(s.view, s.settings["classes"]) for s in lesson.steps] == \
+        [("real_vs_fake", ("cat", "dog"))]
 
 
 # ---------------------------------------------------------------- the format
