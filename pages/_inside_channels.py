@@ -119,10 +119,12 @@ def separation_tab(opened: Opened, layer: str | None, channel: int | None) -> No
     found = _stats(opened, block)
     if found is None:
         return
-    _, stats = found
-    _across_blocks(opened, stats)
+    dataset, stats = found
+    sha = opened.predictor.sha256
+    _across_blocks(opened, dataset, stats)
     st.subheader(f"The channels of {block.title}")
-    sep = separation(stats.means, stats.labels)
+    sep = _data.memo(("inside-separation", sha, dataset.fingerprint, block.id),
+                     lambda: separation(stats.means, stats.labels))
     selected = st.session_state.get(keys("channel"))
     also = {keys("tab"): TOP_TAB}
     bars, points = st.columns([3, 2])
@@ -147,18 +149,15 @@ def separation_tab(opened: Opened, layer: str | None, channel: int | None) -> No
               args=(keys, best), icon=":material/image_search:")
 
 
-def _across_blocks(opened: Opened, stats) -> None:
+def _across_blocks(opened: Opened, dataset, stats) -> None:
     """The best single channel of every block already measured, input side first."""
-    dataset = _data.decoded_dataset()
     blocks = [b for b in opened.inside.network.blocks if b.kind in MAP_KINDS]
     sha = opened.predictor.sha256
-    if dataset is None or not all(cached(sha, dataset, b.id) for b in blocks):
+    if not all(cached(sha, dataset, b.id) for b in blocks):
         return
-    best = []
-    for block in blocks:
-        means = channel_stats(opened.inside, sha, dataset, block.id).means
-        auroc = separation(means, stats.labels).auroc
-        best.append(float(np.max(np.maximum(auroc, 1 - auroc))))
+    best = _data.memo(("inside-blocks", sha, dataset.fingerprint), lambda: [
+        separation(channel_stats(opened.inside, sha, dataset, b.id).means, stats.labels).best
+        for b in blocks])
     st.subheader("Block by block")
     clickable(figures.block_separation_figure([b.title for b in blocks], best), "blocks",
               opened, target="layer", also={opened.keys("channel"): None}, cast=str,

@@ -17,7 +17,14 @@ from core.data.sources import CLASS_NAMES, LABELS
 from core.detect.detector import prepare, verdict
 from core.detect.inside import PARTS, Activations, Inside
 from core.models.artifacts import MODELS_DIR, Predictor, list_reports, load_predictor
-from pages import _data, _inside_channels, _inside_convolution, _inside_tabs, _widgets
+from pages import (
+    _data,
+    _inside_channels,
+    _inside_convolution,
+    _inside_tabs,
+    _model_cache,
+    _widgets,
+)
 from pages._inside_tabs import Keys, Opened
 
 TABS = PARTS
@@ -41,8 +48,9 @@ def _cnn_reports(models_dir: str, mtime: int) -> list[dict]:
 def opened_model(name: str, sha: str, calibration: str, models_dir: str
                  ) -> tuple[Predictor, Inside]:
     """A CNN loaded once per process, file version and calibration (a re-evaluated model keeps
-    its file), with its multi-output model."""
-    predictor = load_predictor(name, models_dir)
+    its file), with its multi-output model; a shipped model is the one the other pages use."""
+    predictor = (_model_cache.predictor(name, sha) if Path(models_dir) == MODELS_DIR
+                 else load_predictor(name, models_dir))
     return predictor, Inside(predictor.model, predictor.calibration)
 
 

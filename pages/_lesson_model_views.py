@@ -5,6 +5,7 @@ committed reports in ``models/`` stand in where the dataset is missing."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
@@ -21,7 +22,7 @@ from core.labs.quiz import DEFAULT_ROUND_SIZE, HUMAN_BASELINE, new_code, normali
 from core.labs.quiz_store import QuizStore, QuizStoreError
 from core.labs.training import HEARTBEAT_TIMEOUT, Run
 from core.models.knobs import REFERENCE, describe
-from core.models.quicktrain import TrainSettings
+from core.models.quicktrain import TrainSettings, train_pool
 from pages import _data, _model_cache
 from pages._lesson_views import (
     Context,
@@ -88,7 +89,7 @@ def _start(ctx: Context, settings: TrainSettings) -> None:
     dataset = _data.decoded_dataset()
     if dataset is None:
         return
-    pool = int((dataset.splits == 0).sum() * 0.9)
+    pool = train_pool(dataset)
     if pool < 2:
         st.warning("This dataset has too few training images.")
         return
@@ -164,7 +165,8 @@ def training_live(settings: Mapping, ctx: Context) -> None:
 # ---------------------------------------------------------------- Grad-CAM
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _p_fake(x: np.ndarray, name: str, sha: str, _predictor) -> np.ndarray:
+def _p_fake(x: np.ndarray, name: str, sha: str, calibration: str, _predictor) -> np.ndarray:
+    """The model's calibrated P(FAKE); ``calibration`` keys a re-evaluated model's new one."""
     return _predictor.predict(x)
 
 
@@ -190,7 +192,8 @@ def gradcam(settings: Mapping, ctx: Context) -> None:
                   for im in images_of(source_key(), tuple(rows.tolist()), index)])
     with st.spinner("Computing the heat maps…"):
         tools = _model_cache.explainer(name, sha)
-        p_fake = _p_fake(x, name, sha, predictor)
+        p_fake = _p_fake(x, name, sha, json.dumps(report.get("calibration"), sort_keys=True),
+                         predictor)
         threshold = report["threshold"]
         verdicts = [verdict(float(p), threshold, band=0.0) for p in p_fake]
         heats = [_model_cache.heatmap(xi, name, sha, method, tools.default_layer, v, tools)

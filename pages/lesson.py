@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.labs.lesson_views import VIEWS
 from core.labs.lessons import LESSONS_DIR, Lesson, Step, locate
-from pages import _data, _lesson_views, _router, _widgets
+from pages import _data, _lesson_views, _router, _url, _widgets
 from pages._lesson_views import Context, views
 
 _router.ensure_router()
@@ -70,10 +70,7 @@ def _sync_url(lesson: Lesson, step: int, presenter: bool) -> None:
     wanted = {"lesson": lesson.id, "step": str(step), "presenter": "true" if presenter else None}
     for key, value in wanted.items():
         if st.query_params.get(key) != value:
-            if value is None:
-                st.query_params.pop(key, None)
-            else:
-                st.query_params[key] = value
+            _url.put(key, value)
 
 
 def step_list(lesson: Lesson, step: int, where: str) -> None:

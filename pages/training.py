@@ -13,7 +13,7 @@ from core.models import comparison_figures
 from core.models import sweeps as sweeps_core
 from core.models.augment import AUGMENTATIONS
 from core.models.knobs import REFERENCE, Knobs
-from core.models.quicktrain import OPTIMIZERS, TrainSettings
+from core.models.quicktrain import OPTIMIZERS, TrainSettings, train_pool
 from pages import _data, _model_cache, _router, _url, _widgets
 
 _router.ensure_router()
@@ -232,7 +232,7 @@ with tab_train:
     else:
         dataset = _data.decoded_dataset()
         if dataset is not None:
-            pool = int((dataset.splits == 0).sum() * 0.9)
+            pool = train_pool(dataset)
             chosen = knob_panel(pool, dataset.size)
             current = active_run()
             if st.button("Start", type="primary", icon=":material/play_arrow:",

@@ -194,6 +194,8 @@ def test_extremes_and_separation_on_known_data():
     assert sep.ranked.tolist() == [0, 1, 3, 2]
     assert sep.leans(0) == "FAKE" and sep.leans(1) == "REAL"
     assert sep.mean_real[0] == 2 and sep.mean_fake[0] == 5
+    assert sep.best == 1.0
+    assert separation(means[:, 2:], labels).best == pytest.approx(7.5 / 9)
     with pytest.raises(ValueError, match="both labels"):
         separation(means, np.ones(6))
 

@@ -124,6 +124,11 @@ class Separation:
         """"FAKE" when the channel fires more on FAKE images, else "REAL"."""
         return "FAKE" if self.auroc[channel] >= 0.5 else "REAL"
 
+    @property
+    def best(self) -> float:
+        """The AUROC of the best single channel, read in its better direction (0.5 to 1)."""
+        return float(np.max(np.maximum(self.auroc, 1 - self.auroc)))
+
 
 def separation(means: np.ndarray, labels: np.ndarray) -> Separation:
     """Per channel: mean activation on REAL and on FAKE images and the AUROC of the channel

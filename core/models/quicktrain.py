@@ -24,7 +24,7 @@ from core.data.sources import stratified_split
 from core.models.metrics import threshold_metrics
 
 __all__ = ["BN_IMAGES", "OPTIMIZERS", "VAL_FRACTION", "Progress", "Split", "TrainSettings", "fit",
-           "make_split", "predict", "recalibrate_batchnorm", "score"]
+           "make_split", "predict", "recalibrate_batchnorm", "score", "train_pool"]
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 SPLIT_SEED = 0  # the project's fixed train/validation split
@@ -76,6 +76,12 @@ def _sample(rows: np.ndarray, dataset: Dataset, n: int | None, seed: int) -> np.
         return rows
     keep = stratified_split(dataset.labels[rows], dataset.classes[rows], n / len(rows), seed=seed)
     return rows[keep]
+
+
+def train_pool(dataset: Dataset) -> int:
+    """How many training images a run can draw at most: the train split less its validation
+    share."""
+    return int((dataset.splits == 0).sum() * (1 - VAL_FRACTION))
 
 
 def make_split(dataset: Dataset, n_train: int, *, n_val: int | None = 2000,
