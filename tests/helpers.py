@@ -6,9 +6,11 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import socket
 import struct
 import subprocess
 import sys
+import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -203,6 +205,22 @@ def cli(*args) -> subprocess.CompletedProcess:
             code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     return subprocess.CompletedProcess(["python", "-m", "core", *map(str, args)], code,
                                        out.getvalue(), err.getvalue())
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (free for a server to take)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def watch_until_finished(run, timeout: float = 240) -> None:
+    """Keep a Training lab run's heartbeat going, as the page's live chart does, until it has
+    finished or ``timeout`` seconds have passed."""
+    end = time.monotonic() + timeout
+    while not run.finished and time.monotonic() < end:
+        run.heartbeat()
+        time.sleep(0.2)
 
 
 # --- a model saved from the Training lab ---------------------------------------------------------

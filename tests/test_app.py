@@ -16,6 +16,7 @@ from helpers import (
     REPO_ROOT,
     bad_input_battery,
     cifake_files,
+    free_port,
     grid_captions,
     open_tab,
     write_tree,
@@ -385,13 +386,9 @@ def test_quiz_round_is_scored_and_stored(cifake_zip, tmp_path, monkeypatch):
 def test_quiz_keeps_a_round_the_database_cannot_store(tmp_path, monkeypatch):
     """With the quiz database down the finished round is shown, kept in the session and
     stored by "Retry saving" once a database answers; the leaderboard says it is unavailable."""
-    import socket
-
     from core.labs.quiz_store import QuizStore
 
-    with socket.socket() as sock:  # a loopback port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nothing listens on it
     monkeypatch.setenv("CIFAKE_QUIZ_DB", f"postgresql://quiz:hunter2@127.0.0.1:{port}/quiz")
     at = app(str(make_tiny_dataset(tmp_path / "data"))).run()
     at.switch_page("pages/quiz.py")

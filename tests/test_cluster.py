@@ -13,7 +13,15 @@ import threading
 import time
 
 import pytest
-from helpers import bad_input_battery, cli, encode, random_image, write_tree, write_zip
+from helpers import (
+    bad_input_battery,
+    cli,
+    encode,
+    free_port,
+    random_image,
+    write_tree,
+    write_zip,
+)
 
 from core.cli import main as cli_main
 from core.detect.cluster_scan import cluster_scan, connect, parse_cluster
@@ -28,8 +36,9 @@ from core.detect.scanning import (
 from core.models.artifacts import MODELS_DIR
 
 MODELS = ["scanner", "logreg"]  # a CNN with the off-distribution features, and a classical one
-needs_dask = pytest.mark.skipif(importlib.util.find_spec("distributed") is None,
-                                reason="Dask distributed is not installed (requirements.txt)")
+needs_dask = pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None and os.environ.get("CI") != "true",
+    reason="Dask distributed is not installed (requirements.txt); required in CI")
 # one test process holds the module's cluster (its workers load the models once)
 pytestmark = pytest.mark.xdist_group("cluster")
 
@@ -186,15 +195,11 @@ def test_a_scheduler_without_workers_is_refused():
 @pytest.mark.slow
 @needs_dask
 def test_cli_unreachable_scheduler_is_one_error_line(tmp_path, monkeypatch):
-    import socket
-
     from core.detect import cluster_scan
 
     monkeypatch.setattr(cluster_scan, "CONNECT_TIMEOUT", 2)  # not the 10 s a user waits
 
-    with socket.socket() as sock:  # a loopback port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nobody listens on it
     write_tree(tmp_path / "in", {"a.jpg": encode(random_image(1), ".jpg")})
     result = cli("predict", tmp_path / "in", "--model", "logreg",
                  "--cluster", f"tcp://127.0.0.1:{port}")

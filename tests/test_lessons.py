@@ -4,13 +4,12 @@ the views compute, and the Lesson page (AppTest) with and without the dataset.""
 from __future__ import annotations
 
 import json
-import time
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import REPO_ROOT, cifake_files, write_zip
+from helpers import REPO_ROOT, cifake_files, watch_until_finished, write_zip
 from streamlit.testing.v1 import AppTest
 
 from core.data.dataset import load_dataset
@@ -429,10 +428,7 @@ images = 1000
     next(b for b in at.button if b.label == "Start training").click().run()
     assert not at.exception
     run = next(iter(at.session_state["lesson_runs"].values()))[-1]
-    deadline = time.time() + 240
-    while not run.finished and time.time() < deadline:
-        run.heartbeat()  # as the live chart's refresh does
-        time.sleep(0.2)
+    watch_until_finished(run)
     at.run()
     assert run.state == "done", run.error
     assert run.settings.n_train == int(60 * 2 * 0.9)  # 1,000 asked, the training pool given

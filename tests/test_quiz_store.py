@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import socket
 import sqlite3
 import threading
 import uuid
 
 import numpy as np
 import pytest
+from helpers import free_port
 from sqlalchemy import create_engine, inspect, text
 
 from core.labs import quiz_store
@@ -243,15 +243,8 @@ def test_both_backends_have_the_same_schema_and_results(tmp_path, postgres_url):
 # ---------------------------------------------------------------- failures
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_a_server_that_is_down_gives_a_clear_error_without_the_password():
-    store = QuizStore(f"postgresql://quiz:hunter2-secret@127.0.0.1:{closed_port()}/quiz")
+    store = QuizStore(f"postgresql://quiz:hunter2-secret@127.0.0.1:{free_port()}/quiz")
     for call in (lambda: save(store, "Ada"), store.rounds):
         with pytest.raises(QuizStoreError) as caught:
             call()

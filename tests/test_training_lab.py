@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import REPO_ROOT, cifake_files, write_zip
+from helpers import REPO_ROOT, cifake_files, watch_until_finished, write_zip
 from streamlit.testing.v1 import AppTest
 
 keras = pytest.importorskip("keras")
@@ -243,9 +243,7 @@ def test_the_page_trains_a_tiny_model(tiny_dataset):
     at.run()
     assert not at.exception
     run = at.session_state["tl_runs"][0]
-    while not run.finished:  # the page's heartbeat, as the live chart's refresh does
-        run.heartbeat()
-        time.sleep(0.2)
+    watch_until_finished(run)
     at.run()
     assert not at.exception
     assert run.state == "done"

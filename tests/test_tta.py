@@ -323,8 +323,7 @@ def test_check_page_uses_the_flagship_tta_when_its_report_says_so(tmp_path):
     from core.models.artifacts import load_predictor, read_report
 
     report = read_report("flagship")
-    if "tta" not in report:
-        pytest.skip("the flagship's report has no tta section yet")
+    assert "tta" in report  # committed: Check an image uses it by default
     photo = encode(random_image(5), ".jpg", quality=75)
     at = AppTest.from_file(str(REPO_ROOT / "streamlit_app.py"), default_timeout=120)
     at.session_state["data_path"] = str(tmp_path)
@@ -417,8 +416,7 @@ def test_shipped_ensemble_is_consistent():
     from core.models.ensemble_weights import reading
 
     path = MODELS / "ensemble.json"
-    if not path.exists():
-        pytest.skip("models/ensemble.json not written yet")
+    assert path.exists()  # committed: Model comparison shows it
     result = json.loads(path.read_text())
     reports = {n: json.loads((MODELS / f"{n}.json").read_text()) for n in result["models"]}
     assert all(r["family"] == "cnn" for r in reports.values())
