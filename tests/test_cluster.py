@@ -129,6 +129,19 @@ def test_cluster_rows_are_the_single_process_rows(tmp_path, client, detector):
 
 @pytest.mark.slow
 @needs_dask
+def test_a_detector_with_test_time_augmentation_gives_the_same_rows(tmp_path, client):
+    from core.detect.detector import load_detector
+
+    with_tta = load_detector(["scanner"], tta=["scanner"])
+    entries = list_image_files([_folder(tmp_path / "in")])
+    rows = cluster_scan(entries, with_tta, client, chunk=8)
+    assert rows == scan(read_entries(entries), with_tta, chunk=8)
+    plain = scan(read_entries(entries), load_detector(["scanner"]), chunk=8)
+    assert [r["p_fake_scanner"] for r in rows] != [r["p_fake_scanner"] for r in plain]
+
+
+@pytest.mark.slow
+@needs_dask
 def test_a_killed_worker_loses_no_rows(tmp_path, client, detector):
     """A worker process killed while it scans: its chunks run again elsewhere, every file is
     in the output exactly once, with the single-process rows."""

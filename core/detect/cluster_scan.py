@@ -124,7 +124,8 @@ def cluster_scan(entries: list[FileEntry], detector: Detector, cluster, *,
     from distributed import KilledWorker, as_completed
 
     chunks = [entries[start:start + chunk] for start in range(0, len(entries), chunk)]
-    spec = (tuple(detector.names), tuple(detector.ensemble), str(Path(models_dir).resolve()),
+    spec = (tuple(detector.names), tuple(detector.ensemble), tuple(detector.tta),
+            str(Path(models_dir).resolve()),
             {name: p.sha256 for name, p in detector.predictors.items()})
     progress(0.0, f"Scanning {len(entries):,} files in {len(chunks):,} chunks")
     futures = [cluster.submit(_score_chunk, part, spec, view, check_stability, pure=False)
@@ -151,15 +152,15 @@ _LOADING = threading.Lock()
 def _score_chunk(entries: list[FileEntry], spec: tuple, view: str,
                  check_stability: bool) -> list[dict]:
     """On a worker: the rows of one chunk, with this worker's copy of the detector."""
-    names, ensemble, models_dir, digests = spec
-    key = (names, ensemble, models_dir)
+    names, ensemble, tta, models_dir, digests = spec
+    key = (names, ensemble, tta, models_dir)
     with _LOADING:
         detector = _LOADED.get(key)
         if detector is None or _digests(detector) != digests:  # first use, or files replaced
             if len(_LOADED) >= 2:
                 _LOADED.clear()
             detector = _LOADED[key] = load_detector(list(names), ensemble=list(ensemble),
-                                                    models_dir=models_dir)
+                                                    models_dir=models_dir, tta=list(tta))
     if _digests(detector) != digests:
         import socket
 

@@ -201,12 +201,12 @@ def run_curves(dataset: Dataset, plan: CurvePlan = DEFAULT_CURVES, *, command: s
     stay in the file; a point inside it is replaced when its settings changed."""
     from core.models.deep import build_model
     from core.models.knobs import build_from_knobs
-    from core.models.quicktrain import VAL_FRACTION
+    from core.models.quicktrain import train_pool
 
     previous = read_sweeps(models_dir).get("curves", {})
     kept = previous.get("runs", []) if previous.get("fingerprint") == dataset.fingerprint else []
     done = {r["key"]: r for r in kept}
-    pool = int((dataset.splits == 0).sum() * (1 - VAL_FRACTION))
+    pool = train_pool(dataset)
     section: dict[str, Any] = {
         "title": "Learning curves: accuracy against the share of the training split",
         "fingerprint": dataset.fingerprint, "n_train_pool": pool,
