@@ -182,13 +182,15 @@ def add_embeddings(
     rows = dataset.rows_of(summary["points"]["path"])
     images = dataset.images[rows]
     features = feature_table(images)
-    runs = [(space, method) for space in spaces for method in methods]
-    for k, (space, method) in enumerate(runs):
-        matrix = space_matrix(space, images, features, spaces=spaces)
-        coords = embed(matrix, method, perplexity=min(30.0, (len(rows) - 1) / 3),
-                       seed=summary["meta"]["seed"],
-                       progress=subrange(progress, k / len(runs), (k + 1) / len(runs)))
-        summary["coords"][f"{space}/{method}"] = np.round(coords, 3).tolist()
+    n_runs = len(spaces) * len(methods)
+    for i, space in enumerate(spaces):
+        matrix = space_matrix(space, images, features, spaces=spaces)  # one pass of its model
+        for j, method in enumerate(methods):
+            k = i * len(methods) + j
+            coords = embed(matrix, method, perplexity=min(30.0, (len(rows) - 1) / 3),
+                           seed=summary["meta"]["seed"],
+                           progress=subrange(progress, k / n_runs, (k + 1) / n_runs))
+            summary["coords"][f"{space}/{method}"] = np.round(coords, 3).tolist()
     path = write_atomic(Path(summary_dir) / "embedding.json",
                         json.dumps(summary, separators=(",", ":")))
     progress(1.0, "Embedding written")
